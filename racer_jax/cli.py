@@ -1,0 +1,79 @@
+"""The ``racer`` command line."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import click
+
+from ._src import bounds
+from ._src.pipeline import SUMMARY_FILE, RunConfig, run as run_job
+from ._src.scoring import NONCONFORMITY_OPTIONS, NULL_SCORE_OPTIONS
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
+
+
+@click.group()
+@click.version_option(package_name="racer-jax")
+def main() -> None:
+    """Risk-controlled LLM routing: calibrated model sets with a finite-sample guarantee."""
+    warnings.showwarning = _show_warning
+
+
+_existing = click.Path(exists=True, dir_okay=False)
+
+
+@main.command()
+@click.option("--train", type=_existing, help="Training data: a RouterDC .json or RouterBench .csv file.")
+@click.option("--train-features", type=_existing, help="Query features of --train, a .npy array with one row per query.")
+@click.option("--eval", "eval_", type=_existing, help="Evaluation data, split into calibration and test sets per trial.")
+@click.option("--eval-features", type=_existing, help="Query features of --eval, a .npy array with one row per query.")
+@click.option("--alpha", type=float, default=0.1, show_default=True, help="Target misrouting risk, in (0, 1).")
+@click.option("--delta", type=float, default=0.1, show_default=True, help="Allowed probability that the risk exceeds alpha, in (0, 1).")
+@click.option("--trials", type=click.IntRange(min=1), default=100, show_default=True, help="Random calibration/test splits.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the router training and of the splits.")
+@click.option("--out", type=click.Path(file_okay=False), default="runs/latest", show_default=True, help="Output folder.")
+@click.option("--score", type=click.Choice(NONCONFORMITY_OPTIONS), default="gap", show_default=True, help="Nonconformity score.")
+@click.option("--bound", type=click.Choice(bounds.BOUND_RULES), default="hb", show_default=True, help="Calibration rule.")
+@click.option("--null", type=click.Choice(NULL_SCORE_OPTIONS), default="learned", show_default=True, help="Null-model (abstain) score.")
+@click.option("--cal-fraction", type=float, default=0.5, show_default=True, help="Share of the evaluation queries used for calibration in each trial.")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True, help="Trials per compiled batch; bounds memory.")
+@click.option("--missing", type=click.Choice(["error", "drop", "wrong"]), default="drop", show_default=True, help="Queries with missing correctness cells: raise, drop them, or count the cells as wrong.")
+@click.option("--duplicates", type=click.Choice(["keep", "drop"]), default="keep", show_default=True, help="Repeated query texts within a file: keep (with a warning) or drop.")
+@click.option("--drop-overlap", is_flag=True, help="Remove evaluation queries that also appear in the training file.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out with the same options.")
+def run(train, train_features, eval_, eval_features, out, resume, **options) -> None:
+    """Train a router, then calibrate and test RACER sets over random splits."""
+    from tqdm import tqdm
+
+    config = RunConfig(train=train, train_features=train_features, eval=eval_, eval_features=eval_features, **options)
+    try:
+        with tqdm(total=config.trials, desc="trials", unit="trial", file=sys.stderr, disable=None) as bar:
+            summary = run_job(config, out, resume=resume, progress=bar.update, log=lambda m: click.echo(m, err=True))
+    except (ValueError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(format_summary(summary))
+    click.echo(f"wrote {out}/{SUMMARY_FILE}")
+
+
+def format_summary(summary: dict) -> str:
+    """A short human-readable account of a run."""
+    c, s, d = summary["config"], summary["summary"], summary["data"]
+    source = "synthetic data" if c["train"] is None else c["eval"]
+    lines = [
+        f"RACER on {source}: {d['calibration_queries']} calibration / {d['test_queries']} test queries, "
+        f"{len(d['models'])} models, {len(summary['per_trial']['risk'])} trials",
+        f"  alpha={c['alpha']} delta={c['delta']} score={c['score']} bound={c['bound']} null={c['null']}",
+        f"  test risk        {s['risk']:.4f} (std {s['risk_std']:.4f}); trials above alpha: {s['violation_rate']:.1%}",
+        f"  mean set size    {s['set_size']:.3f} of {len(d['models'])} (calls saved {s['calls_saved']:.1%})",
+        f"  abstention rate  {s['abstention_rate']:.4f}   singleton rate {s['singleton_rate']:.4f}",
+        f"  lambda-hat       {s['lambda_hat']:.4f}",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
