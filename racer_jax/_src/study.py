@@ -19,8 +19,8 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from . import bounds
-from .calibration import InfeasibleCalibrationWarning, lambda_from_error_count, warn_infeasible, wsr_lambda
-from .scoring import check_option, set_sizes
+from .calibration import InfeasibleCalibrationWarning, warn_infeasible, wsr_lambda
+from .scoring import SCORE_UPPER_LIMIT, check_option, set_sizes
 
 METRIC_NAMES = ("risk", "set_size", "abstention_rate", "singleton_rate", "lambda_hat")
 
@@ -35,20 +35,43 @@ class TrialMetrics(NamedTuple):
     lambda_hat: Array
 
 
+def trial_key(key: PRNGKeyArray, trial: int | Array) -> PRNGKeyArray:
+    """The PRNG key of trial ``trial``: ``fold_in(key, trial)``, independent of chunking."""
+    return jax.random.fold_in(key, trial)
+
+
+def calibration_mask(key: PRNGKeyArray, n: int, n_cal: int) -> Array:
+    """Boolean mask ``(n,)`` of a uniformly random calibration subset of exactly ``n_cal`` queries.
+
+    This is the single definition of a trial's split: every per-trial metric, here or
+    elsewhere, must derive the split from ``calibration_mask(trial_key(key, t), n, n_cal)``.
+    """
+    order = jax.random.permutation(jax.random.split(key)[0], n)
+    return jnp.zeros(n, dtype=bool).at[order[:n_cal]].set(True)
+
+
 def _one_trial(key, scores, cover, n_cal, error_count, rule, alpha, delta) -> TrialMetrics:
     n = cover.shape[0]
-    order = jax.random.permutation(key, n)
-    cal, test = order[:n_cal], order[n_cal:]
+    mask = calibration_mask(key, n, n_cal)
     if rule == "wsr":
+        # The betting bound needs the calibration losses in a random order: take them in
+        # the order of an independent permutation of the calibration queries.
+        order_key = jax.random.split(key)[1]
+        cal = jnp.argsort(jnp.where(mask, jax.random.uniform(order_key, (n,)), 2.0))[:n_cal]
         lam, _ = wsr_lambda(cover[cal], alpha, delta)
     else:
-        lam = lambda_from_error_count(cover[cal], error_count)
-    sizes = set_sizes(scores[test], lam)
+        descending = -jnp.sort(-jnp.where(mask, cover, -jnp.inf))
+        lam = jnp.where(
+            error_count < 0, jnp.asarray(SCORE_UPPER_LIMIT, cover.dtype), descending[jnp.clip(error_count, 0, n_cal - 1)]
+        )
+    test = ~mask
+    sizes = set_sizes(scores, lam)
+    num_test = n - n_cal
     return TrialMetrics(
-        risk=jnp.mean(cover[test] > lam),
-        set_size=jnp.mean(sizes),
-        abstention_rate=jnp.mean(sizes == 0),
-        singleton_rate=jnp.mean(sizes == 1),
+        risk=jnp.sum(test & (cover > lam)) / num_test,
+        set_size=jnp.sum(jnp.where(test, sizes, 0)) / num_test,
+        abstention_rate=jnp.sum(test & (sizes == 0)) / num_test,
+        singleton_rate=jnp.sum(test & (sizes == 1)) / num_test,
         lambda_hat=lam,
     )
 
@@ -112,7 +135,7 @@ def simulate_trials(
         count = min(chunk_size, trials - first)
         # Pad the last chunk to a full one so every chunk reuses one compiled program.
         indices = jnp.arange(first, first + chunk_size)
-        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, indices)
+        keys = jax.vmap(trial_key, in_axes=(None, 0))(key, indices)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InfeasibleCalibrationWarning)
             metrics = run_chunk(keys, scores, cover, n_cal, error_count, rule, alpha, delta)
