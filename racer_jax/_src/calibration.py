@@ -14,6 +14,7 @@ distinct cover score from the top down until the first threshold it cannot certi
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import NamedTuple
@@ -24,6 +25,7 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from . import bounds
 from .scoring import SCORE_UPPER_LIMIT, check_option
+from .validation import check_finite, check_floating
 
 
 class InfeasibleCalibrationWarning(UserWarning):
@@ -58,6 +60,9 @@ def lambda_from_error_count(
     $k^* \ge n$. ``error_count`` may be traced, so this is safe under ``jit`` and ``vmap``.
     """
     cover = jnp.asarray(cover)
+    if cover.ndim != 1 or cover.shape[0] < 1:
+        raise ValueError(f"cover must have shape (n,) with n >= 1; got shape {cover.shape}")
+    check_floating("cover", cover)
     n = cover.shape[0]
     error_count = jnp.asarray(error_count)
     ascending = jnp.sort(cover)
@@ -88,6 +93,7 @@ def wsr_log_capital_margin(n: int, dtype) -> float:
     return 4.0 * n * float(jnp.finfo(dtype).eps)
 
 
+@functools.partial(jax.jit, static_argnames=("alpha", "delta"))
 def wsr_lambda(
     cover: Float[ArrayLike, " n"], alpha: float, delta: float
 ) -> tuple[Float[Array, ""], Int[Array, ""]]:
@@ -100,7 +106,12 @@ def wsr_lambda(
     even $v_1$ (no losses) is not certified, returns :data:`SCORE_UPPER_LIMIT` and an
     error count of ``-1``. Safe under ``jit`` and ``vmap``; ``alpha`` and ``delta`` are static.
     """
+    alpha = bounds.check_level("alpha", alpha)
+    delta = bounds.check_level("delta", delta)
     cover = jnp.asarray(cover)
+    if cover.ndim != 1 or cover.shape[0] < 1:
+        raise ValueError(f"cover must have shape (n,) with n >= 1; got shape {cover.shape}")
+    check_floating("cover", cover)
     n = cover.shape[0]
     descending = -jnp.sort(-cover)
     log_threshold = math.log(1.0 / delta) + wsr_log_capital_margin(n, cover.dtype)
@@ -161,10 +172,8 @@ def calibrate(
     cover = jnp.asarray(cover)
     if cover.ndim != 1 or cover.shape[0] < 1:
         raise ValueError(f"cover must have shape (n,) with n >= 1; got shape {cover.shape}")
-    if not bool(jnp.all(jnp.isfinite(cover))):
-        raise ValueError(
-            "cover scores contain NaN or infinite values; check the router scores for NaN"
-        )
+    check_floating("cover", cover)
+    check_finite("cover", cover, "check the router scores for NaN; cover_scores of valid scores is finite")
     n = int(cover.shape[0])
 
     if rule == "wsr":
