@@ -8,6 +8,8 @@ import warnings
 import click
 
 from ._src import bounds
+from ._src.commands_report import report
+from ._src.commands_train import train
 from ._src.pipeline import SUMMARY_FILE, RunConfig, run as run_job
 from ._src.scoring import NONCONFORMITY_OPTIONS, NULL_SCORE_OPTIONS
 
@@ -43,8 +45,10 @@ _existing = click.Path(exists=True, dir_okay=False)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True, help="Trials per compiled batch; bounds memory.")
 @click.option("--missing", type=click.Choice(["error", "drop", "wrong"]), default="drop", show_default=True, help="Queries with missing correctness cells: raise, drop them, or count the cells as wrong.")
 @click.option("--duplicates", type=click.Choice(["keep", "drop"]), default="keep", show_default=True, help="Repeated query texts within a file: keep (with a warning) or drop.")
+@click.option("--split-rows", type=click.Choice(["merge", "error"]), default="merge", show_default=True, help="One query spread over several rows that each score only some models: merge them (with a warning) or stop with their ids.")
 @click.option("--drop-overlap", is_flag=True, help="Remove evaluation queries that also appear in the training file.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out with the same options.")
+@click.option("--router", default="mlp", show_default=True, help="Router: a type to train (mlp, racer, knn, linear, softmax, prior) or the path of a file saved by `racer train`.")
 def run(train, train_features, eval_, eval_features, out, resume, **options) -> None:
     """Train a router, then calibrate and test RACER sets over random splits."""
     from tqdm import tqdm
@@ -54,9 +58,31 @@ def run(train, train_features, eval_, eval_features, out, resume, **options) -> 
         with tqdm(total=config.trials, desc="trials", unit="trial", file=sys.stderr, disable=None) as bar:
             summary = run_job(config, out, resume=resume, progress=bar.update, log=lambda m: click.echo(m, err=True))
     except (ValueError, OSError) as err:
-        raise click.ClickException(str(err)) from None
+        # A failed equinox.error_if under vmap arrives as a ValueError around the callback's traceback.
+        raise click.ClickException(runtime_error_message(err)) from None
+    except RuntimeError as err:
+        if not is_jax_runtime_error(err):
+            raise
+        raise click.ClickException(f"a check inside a compiled JAX program failed: {runtime_error_message(err)}") from None
     click.echo(format_summary(summary))
     click.echo(f"wrote {out}/{SUMMARY_FILE}")
+
+
+def is_jax_runtime_error(err: RuntimeError) -> bool:
+    """Whether ``err`` was raised by a running JAX program (an ``equinox.error_if`` or an XLA failure)."""
+    import equinox as eqx
+    import jax
+
+    return isinstance(err, (jax.errors.JaxRuntimeError, eqx.EquinoxRuntimeError))
+
+
+def runtime_error_message(err: Exception) -> str:
+    """The ``equinox.error_if`` message inside ``err`` when there is one, else the whole message."""
+    text = str(err)
+    for line in text.splitlines():
+        if "EquinoxRuntimeError: " in line:
+            return line.split("EquinoxRuntimeError: ", 1)[1].strip()
+    return text.strip() or type(err).__name__
 
 
 def format_summary(summary: dict) -> str:
@@ -73,6 +99,10 @@ def format_summary(summary: dict) -> str:
         f"  lambda-hat       {s['lambda_hat']:.4f}",
     ]
     return "\n".join(lines)
+
+
+main.add_command(report)
+main.add_command(train)
 
 
 if __name__ == "__main__":

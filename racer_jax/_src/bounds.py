@@ -42,10 +42,15 @@ _BISECTION_STEPS = 200
 
 
 def check_level(name: str, value: float) -> float:
-    """Return ``value`` as a float, or raise ``ValueError`` unless it lies in (0, 1)."""
-    value = float(value)
+    """Return ``value`` as a float, or raise ``ValueError`` unless it is a number in (0, 1)."""
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError(f"{name} must be a number in (0, 1) such as 0.1; got {value!r}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in (0, 1) such as 0.1; got {value!r}") from None
     if not (0.0 < value < 1.0) or math.isnan(value):
-        raise ValueError(f"{name} must lie in (0, 1); got {value!r}")
+        raise ValueError(f"{name} must lie in the open interval (0, 1), for example 0.1; got {value!r}")
     return value
 
 
@@ -153,6 +158,8 @@ def admissible_error_count(rule: str, n: int, alpha: float, delta: float = 0.1) 
             f"{', '.join(map(repr, COUNT_BASED_RULES))} (the betting bound 'wsr' depends "
             "on the order of the losses, not only on their count)"
         )
+    if isinstance(n, bool) or int(n) != n:
+        raise ValueError(f"the calibration size n must be a whole number; got {n!r}")
     n = int(n)
     if n < 1:
         raise ValueError(f"the calibration size n must be at least 1; got {n}")
@@ -183,7 +190,13 @@ def wsr_max_log_capital(losses: np.ndarray, alpha: float, delta: float) -> float
     when $\max_i K_i(\alpha) \ge 1/\delta$ (Ville's inequality). Losses are taken in
     the given order.
     """
+    alpha = check_level("alpha", alpha)
+    delta = check_level("delta", delta)
     losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 1 or losses.shape[0] < 1:
+        raise ValueError(f"losses must have shape (n,) with n >= 1; got shape {losses.shape}")
+    if not ((losses >= 0.0) & (losses <= 1.0)).all():
+        raise ValueError("losses must lie in [0, 1] with no NaN; pass the misrouting losses 1{c_i > lambda}")
     n = losses.shape[0]
     steps = np.arange(1, n + 1, dtype=np.float64)
     mean = (0.5 + np.cumsum(losses)) / (steps + 1.0)

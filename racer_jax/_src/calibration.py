@@ -105,6 +105,10 @@ def wsr_lambda(
     Ties share their losses, so the scan never stops inside a run of equal values. When
     even $v_1$ (no losses) is not certified, returns :data:`SCORE_UPPER_LIMIT` and an
     error count of ``-1``. Safe under ``jit`` and ``vmap``; ``alpha`` and ``delta`` are static.
+
+    The comparisons $c_i > v_j$ run in the dtype of ``cover``, so the losses are exact.
+    The capital is accumulated in that dtype promoted to at least float32, because a
+    sum of ``n`` terms in float16 or bfloat16 loses too much to certify anything.
     """
     alpha = bounds.check_level("alpha", alpha)
     delta = bounds.check_level("delta", delta)
@@ -114,10 +118,11 @@ def wsr_lambda(
     check_floating("cover", cover)
     n = cover.shape[0]
     descending = -jnp.sort(-cover)
-    log_threshold = math.log(1.0 / delta) + wsr_log_capital_margin(n, cover.dtype)
+    capital_dtype = jnp.promote_types(cover.dtype, jnp.float32)
+    log_threshold = math.log(1.0 / delta) + wsr_log_capital_margin(n, capital_dtype)
 
     def certified(j):
-        losses = (cover > descending[j]).astype(cover.dtype)
+        losses = (cover > descending[j]).astype(capital_dtype)
         return _wsr_max_log_capital(losses, alpha, delta) >= log_threshold
 
     def keep_going(j):

@@ -17,13 +17,22 @@ import time
 import warnings
 from typing import Any, Callable
 
-import equinox as eqx
 import jax
 import numpy as np
 
 from . import bounds
-from .data import DataError, DataWarning, RoutingDataset, load_dataset, overlapping_queries
-from .routers.mlp import MLPRouter, train_mlp_router
+from .data import (
+    DUPLICATE_POLICIES,
+    MISSING_POLICIES,
+    SPLIT_ROW_POLICIES,
+    DataError,
+    DataWarning,
+    RoutingDataset,
+    load_dataset,
+    overlapping_queries,
+)
+from .routers.metrics import router_metrics
+from .routers.registry import check_router_choice, prepare_run_router
 from .scoring import (
     NONCONFORMITY_OPTIONS,
     NULL_SCORE_OPTIONS,
@@ -32,10 +41,12 @@ from .scoring import (
     cover_scores,
     nonconformity_scores,
 )
+from .metrics import add_answer_metrics
 from .study import METRIC_NAMES, TrialMetrics, simulate_trials
 from .synthetic import make_synthetic
 
 SUMMARY_FILE = "summary.json"
+CONFIG_FILE = "config.json"
 TRIALS_FILE = "trials.jsonl"
 ROUTER_FILE = "router.eqx"
 
@@ -59,9 +70,11 @@ class RunConfig:
     chunk_size: int = 256
     missing: str = "drop"
     duplicates: str = "keep"
+    split_rows: str = "merge"
     drop_overlap: bool = False
     synthetic_train: int = 2000
     synthetic_eval: int = 4000
+    router: str = "mlp"
 
     def validate(self) -> None:
         bounds.check_level("alpha", self.alpha)
@@ -70,8 +83,14 @@ class RunConfig:
         check_option("score", self.score, NONCONFORMITY_OPTIONS)
         check_option("bound", self.bound, bounds.BOUND_RULES)
         check_option("null", self.null, NULL_SCORE_OPTIONS)
+        check_router_choice(self.router)
+        check_option("missing policy", self.missing, MISSING_POLICIES)
+        check_option("duplicate policy", self.duplicates, DUPLICATE_POLICIES)
+        check_option("split-row policy", self.split_rows, SPLIT_ROW_POLICIES)
         if self.trials < 1:
             raise ValueError(f"trials must be at least 1; got {self.trials}")
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1; got {self.chunk_size}")
         real = [self.train, self.train_features, self.eval, self.eval_features]
         if any(v is not None for v in real) and not all(v is not None for v in real):
             raise ValueError(
@@ -90,7 +109,7 @@ def load_data(config: RunConfig) -> tuple[RoutingDataset, RoutingDataset]:
         train = make_synthetic(config.seed, config.synthetic_train).dataset
         evaluation = make_synthetic(config.seed, config.synthetic_eval).dataset
         return train, evaluation
-    options = dict(missing=config.missing, duplicates=config.duplicates)
+    options = dict(missing=config.missing, duplicates=config.duplicates, split_rows=config.split_rows)
     train = load_dataset(config.train, features=config.train_features, **options)
     evaluation = load_dataset(config.eval, features=config.eval_features, **options)
     if set(train.model_names) != set(evaluation.model_names):
@@ -108,6 +127,11 @@ def load_data(config: RunConfig) -> tuple[RoutingDataset, RoutingDataset]:
     if overlap.any():
         if config.drop_overlap:
             warnings.warn(f"dropped {int(overlap.sum())} evaluation queries that also appear in the training file", DataWarning, stacklevel=2)
+            if overlap.all():
+                raise DataError(
+                    f"every one of the {overlap.size} evaluation queries also appears in the training file; "
+                    "use an evaluation file with queries the router was not trained on"
+                )
             evaluation = evaluation.subset(~overlap)
         else:
             warnings.warn(
@@ -118,26 +142,91 @@ def load_data(config: RunConfig) -> tuple[RoutingDataset, RoutingDataset]:
     return train, evaluation
 
 
-def _read_finished_trials(path: str, config_record: dict) -> list[dict]:
-    summary_path = os.path.join(os.path.dirname(path), "config.json")
-    if not os.path.exists(summary_path):
-        raise ValueError(f"cannot resume: {summary_path} is missing; start a new run without --resume")
-    with open(summary_path) as handle:
-        saved = json.load(handle)
+def check_calibration_size(config: RunConfig, num_eval: int) -> None:
+    """Raise ``ValueError`` before any training when the split cannot certify ``alpha``.
+
+    With too few calibration queries every trial would fall back to the all-inclusive
+    threshold, so ``racer run`` stops and says how many are needed; the library
+    functions :func:`calibrate` and :func:`simulate_trials` only warn.
+    """
+    n_cal = int(math.floor(config.cal_fraction * num_eval))
+    if not 1 <= n_cal < num_eval:
+        raise ValueError(
+            f"cal_fraction {config.cal_fraction} leaves no calibration or no test query among {num_eval} "
+            "evaluation queries; use a value between 0 and 1 that leaves both, e.g. 0.5"
+        )
+    needed = bounds.minimum_calibration_size(config.bound, config.alpha, config.delta)
+    if n_cal < needed:
+        raise ValueError(
+            f"calibration is infeasible: {n_cal} calibration queries (cal_fraction {config.cal_fraction} of "
+            f"{num_eval}) cannot certify alpha={config.alpha} at delta={config.delta} with bound "
+            f"{config.bound!r}; at least {needed} are needed. Use more evaluation queries, a larger "
+            "--cal-fraction, or a larger --alpha or --delta"
+        )
+
+
+def _write_atomically(path: str, write: Callable[[str], None]) -> None:
+    """Write a file through a temporary sibling and rename it, so a crash never leaves half a file."""
+    partial = path + ".partial"
+    write(partial)
+    os.replace(partial, path)
+
+
+def _write_json(path: str, record: dict) -> None:
+    def write(target: str) -> None:
+        with open(target, "w") as handle:
+            json.dump(record, handle, indent=2)
+
+    _write_atomically(path, write)
+
+
+def _read_finished_trials(path: str, config_record: dict) -> tuple[list[dict], int]:
+    """Check the saved settings and return the finished trials and the byte length they fill.
+
+    A last line without its newline was cut short by the interruption: it is not
+    returned, and the caller truncates the file to the returned length before appending.
+    """
+    config_path = os.path.join(os.path.dirname(path), CONFIG_FILE)
+    if not os.path.exists(config_path):
+        raise ValueError(f"cannot resume: {config_path} is missing; start a new run without --resume")
+    try:
+        with open(config_path) as handle:
+            saved = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot resume: {config_path} is damaged ({err}); start a new run without --resume") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"cannot resume: {config_path} does not hold a settings object; start a new run")
     if saved != config_record:
         changed = sorted(k for k in set(saved) | set(config_record) if saved.get(k) != config_record.get(k))
-        raise ValueError(f"cannot resume: settings {changed} differ from the interrupted run; use the same options")
-    rows = []
+        details = ", ".join(f"{k}: {saved.get(k)!r} -> {config_record.get(k)!r}" for k in changed)
+        raise ValueError(
+            f"cannot resume: settings differ from the interrupted run ({details}); resume with the same "
+            "options, or start a new run in another --out folder"
+        )
+    rows: list[dict] = []
+    length = 0
     if os.path.exists(path):
-        with open(path) as handle:
-            for line in handle:
-                if not line.endswith("\n"):
+        with open(path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.endswith(b"\n"):
                     break  # a line cut short by the interruption; that trial is run again
-                rows.append(json.loads(line))
-    expected = list(range(len(rows)))
-    if [r["trial"] for r in rows] != expected:
-        raise ValueError(f"cannot resume: {path} does not list trials 0, 1, 2, ... in order")
-    return rows
+                try:
+                    row = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    raise ValueError(
+                        f"cannot resume: {path} line {number} is not a JSON trial record; delete that line and "
+                        "every line after it, then resume"
+                    ) from None
+                missing = [name for name in ("trial", *METRIC_NAMES) if not isinstance(row, dict) or name not in row]
+                if missing:
+                    raise ValueError(f"cannot resume: {path} line {number} lacks {missing}; delete it and the lines after it")
+                rows.append(row)
+                length += len(line)
+    if [row["trial"] for row in rows] != list(range(len(rows))):
+        raise ValueError(f"cannot resume: {path} does not list trials 0, 1, 2, ... in order; start a new run")
+    if len(rows) > config_record["trials"]:
+        raise ValueError(f"cannot resume: {path} holds {len(rows)} trials but the run asks for {config_record['trials']}")
+    return rows, length
 
 
 def run(config: RunConfig, out_dir: str, resume: bool = False, progress: Callable[[int], None] | None = None,
@@ -149,24 +238,26 @@ def run(config: RunConfig, out_dir: str, resume: bool = False, progress: Callabl
     config_record = dataclasses.asdict(config)
     trials_path = os.path.join(out_dir, TRIALS_FILE)
     router_path = os.path.join(out_dir, ROUTER_FILE)
-    finished = _read_finished_trials(trials_path, config_record) if resume else []
-    if not resume:
-        with open(os.path.join(out_dir, "config.json"), "w") as handle:
-            json.dump(config_record, handle, indent=2)
+    finished: list[dict] = []
+    if resume:
+        finished, length = _read_finished_trials(trials_path, config_record)
+        if os.path.exists(trials_path):
+            with open(trials_path, "r+b") as handle:
+                handle.truncate(length)
+    else:
+        _write_json(os.path.join(out_dir, CONFIG_FILE), config_record)
         open(trials_path, "w").close()
 
     train, evaluation = load_data(config)
+    check_calibration_size(config, evaluation.num_queries)
     log(f"data: {train.num_queries} training and {evaluation.num_queries} evaluation queries, {train.num_models} models")
     key = jax.random.key(config.seed)
     router_key, study_key = jax.random.split(key)
-    template = MLPRouter(train.features.shape[1], train.num_models, key=router_key)
-    if resume and os.path.exists(router_path):
-        router = eqx.tree_deserialise_leaves(router_path, template)
-        history = None
-    else:
-        router, history = train_mlp_router(train.features, train.correct, key=router_key)
-        eqx.tree_serialise_leaves(router_path, router)
-        log(f"router: trained {len(history.train_loss)} epochs, best held-out loss {min(history.holdout_loss):.4f}")
+    router, router_record = prepare_run_router(
+        config.router, train, key=router_key, alpha=config.alpha, score=config.score, null=config.null,
+        out_path=router_path, resume=resume, log=log,
+    )
+    evaluation = evaluation.select_models(router_record.pop("model_names"))
 
     router_scores = router(evaluation.features)
     augmented = augment_scores(router_scores.probs, config.null, router_scores.null)
@@ -178,11 +269,16 @@ def run(config: RunConfig, out_dir: str, resume: bool = False, progress: Callabl
         raise ValueError(f"cal_fraction {config.cal_fraction} leaves no calibration or no test query among {n}")
 
     def save_chunk(first: int, metrics: TrialMetrics) -> None:
+        lines = []
+        for offset in range(metrics.risk.shape[0]):
+            row = {"trial": first + offset}
+            row.update({name: float(getattr(metrics, name)[offset]) for name in METRIC_NAMES})
+            lines.append(json.dumps(row) + "\n")
+        # One write per chunk, flushed to disk, so an interruption loses at most the chunk in flight.
         with open(trials_path, "a") as handle:
-            for offset in range(metrics.risk.shape[0]):
-                row = {"trial": first + offset}
-                row.update({name: float(getattr(metrics, name)[offset]) for name in METRIC_NAMES})
-                handle.write(json.dumps(row) + "\n")
+            handle.write("".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())
         if progress is not None:
             progress(metrics.risk.shape[0])
 
@@ -193,16 +289,15 @@ def run(config: RunConfig, out_dir: str, resume: bool = False, progress: Callabl
         delta=config.delta, rule=config.bound, chunk_size=config.chunk_size,
         start=len(finished), on_chunk=save_chunk,
     )
-    rows = _read_finished_trials(trials_path, config_record)
+    rows, _ = _read_finished_trials(trials_path, config_record)
     summary = summarise(rows, config, train, evaluation, n_cal)
+    add_answer_metrics(summary, evaluation, augmented[:, :-1], scores, study_key, n_cal)
     summary["router"] = {
-        "type": "mlp",
-        "epochs": None if history is None else len(history.train_loss),
-        "best_holdout_loss": None if history is None else min(history.holdout_loss),
+        **router_record,
+        "metrics": router_metrics(router_scores.probs, router_scores.null, evaluation.correct, evaluation.model_names),
     }
     summary["seconds"] = time.perf_counter() - started
-    with open(os.path.join(out_dir, SUMMARY_FILE), "w") as handle:
-        json.dump(summary, handle, indent=2)
+    _write_json(os.path.join(out_dir, SUMMARY_FILE), summary)
     return summary
 
 

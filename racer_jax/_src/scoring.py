@@ -22,6 +22,8 @@ from typing import Literal, get_args
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float
 
+from .validation import check_floating, check_unit_interval
+
 NullScore = Literal["learned", "one-minus-max", "product", "always"]
 NonconformityScore = Literal["gap", "inverse"]
 
@@ -62,11 +64,18 @@ def augment_scores(
     - ``null_head``: shape ``(n,)``; required for ``"learned"``, ignored otherwise.
 
     **Returns:** shape ``(n, K + 1)``, the null model in the last column.
+
+    Raises ``ValueError`` when ``probs`` or ``null_head`` is not a floating-point array
+    in [0, 1] (NaN included). Under ``jit`` the range check is an ``equinox.error_if``
+    that fires when the program runs.
     """
     check_option("null score", null, NULL_SCORE_OPTIONS)
-    probs = jnp.asarray(probs)
-    if probs.ndim != 2:
-        raise ValueError(f"probs must have shape (n, K); got shape {probs.shape}")
+    probs = check_floating("probs", jnp.asarray(probs))
+    if probs.ndim != 2 or probs.shape[1] < 1:
+        raise ValueError(f"probs must have shape (n, K) with K >= 1 models; got shape {probs.shape}")
+    probs = check_unit_interval(
+        "probs", probs, "pass per-model probabilities, or rescale the router's scores to [0, 1]"
+    )
     if null == "learned":
         if null_head is None:
             raise ValueError(
@@ -78,6 +87,7 @@ def augment_scores(
             raise ValueError(
                 f"null_head must have shape ({probs.shape[0]},); got {p0.shape}"
             )
+        p0 = check_unit_interval("null_head", p0, "pass the router's no-correct-model probability per query")
     elif null == "one-minus-max":
         p0 = 1.0 - jnp.max(probs, axis=-1)
     elif null == "product":
@@ -95,9 +105,18 @@ def nonconformity_scores(
     - ``"gap"`` (router score gap): $S(x, m) = \max_{j \in M'} p_j(x) - p_m(x)$. The
       top-scoring model has $S = 0$, so no set is empty for $\lambda \ge 0$.
     - ``"inverse"`` (inverse probability): $S(x, m) = 1 - p_m(x)$.
+
+    ``augmented`` has shape ``(n, K + 1)`` with values in [0, 1] (see :func:`augment_scores`);
+    a ``ValueError`` (an ``equinox.error_if`` under ``jit``) names the first bad entry.
     """
     check_option("nonconformity score", score, NONCONFORMITY_OPTIONS)
-    augmented = jnp.asarray(augmented)
+    augmented = check_floating("augmented", jnp.asarray(augmented))
+    if augmented.ndim != 2 or augmented.shape[1] < 2:
+        raise ValueError(
+            f"augmented must have shape (n, K + 1) with K >= 1 models and the null model last; "
+            f"got shape {augmented.shape}. Build it with augment_scores"
+        )
+    augmented = check_unit_interval("augmented", augmented, "build it with augment_scores from probabilities")
     if score == "gap":
         return jnp.max(augmented, axis=-1, keepdims=True) - augmented
     return 1.0 - augmented
@@ -116,9 +135,19 @@ def cover_scores(
     r"""Cover score $c(x) = \min_{m \in G'(x)} S(x, m)$.
 
     The set $C_\lambda(x)$ meets $G'(x)$ exactly when $\lambda \ge c(x)$, so the
-    misrouting loss is $L(x, \lambda) = 1\{\lambda < c(x)\}$.
+    misrouting loss is $L(x, \lambda) = 1\{\lambda < c(x)\}$. ``scores`` has shape
+    ``(n, K + 1)`` and ``correct`` shape ``(n, K)``; other shapes raise ``ValueError``.
     """
     scores = jnp.asarray(scores)
+    correct = jnp.asarray(correct)
+    if scores.ndim != 2 or scores.shape[1] < 2:
+        raise ValueError(f"scores must have shape (n, K + 1) with K >= 1; got shape {scores.shape}")
+    expected = (scores.shape[0], scores.shape[1] - 1)
+    if correct.shape != expected:
+        raise ValueError(
+            f"correct must have shape {expected} for scores of shape {scores.shape} (K models plus the "
+            f"null model); got shape {correct.shape}. The router and the data must cover the same models"
+        )
     truth = augmented_truth(correct)
     return jnp.min(jnp.where(truth, scores, jnp.inf), axis=-1).astype(scores.dtype)
 

@@ -1,0 +1,123 @@
+r"""Calibration trials through the library's code path, with the exact true risk of each $\hat\lambda$.
+
+Trial ``t`` of a setting draws ``n`` calibration queries uniformly with replacement from
+the population, samples each model's correctness from $q$, computes cover scores with
+:func:`racer_jax.cover_scores`, and calibrates $\hat\lambda$ with the calibrator under
+test: every count-based rule on the same draw, and the betting rule on the same draw in
+the order of a seeded permutation (as :func:`racer_jax.calibrate` does). The true risk
+$R(\hat\lambda) = P(c > \hat\lambda)$ is then read exactly from the population's cover law.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from racer_jax import cover_scores
+from racer_jax._src.bounds import COUNT_BASED_RULES
+
+from .calibrators import Calibrator
+from .devices import map_trials
+from .population import CoverLaw, Population, PopulationLaw, build_population, cover_law
+
+# Elements of the per-trial score gather held in memory per batch; sets the batch size.
+_BATCH_ELEMENTS = 2**24
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """A population law with a calibration size ``n``, target ``alpha``, level ``delta`` and the rules to run."""
+
+    name: str
+    law: PopulationLaw
+    n: int
+    alpha: float
+    delta: float
+    trials: int
+    rules: tuple[str, ...] = ("hoeffding", "bentkus", "hb", "binomial", "wsr", "crc")
+
+
+@dataclasses.dataclass
+class SettingRun:
+    """What the checks of one setting need: the population, its cover law and per-rule results."""
+
+    setting: Setting
+    population: Population
+    law: CoverLaw
+    error_counts: dict[str, int]
+    risks: dict[str, np.ndarray]
+    seed: int
+    seconds: float
+
+
+def _calibration_cover(index, scores, probabilities, key, n):
+    trial_key = jax.random.fold_in(key, index)
+    rows_key, correct_key, order_key = jax.random.split(trial_key, 3)
+    rows = jax.random.randint(rows_key, (n,), 0, scores.shape[0])
+    correct = jax.random.uniform(correct_key, (n, probabilities.shape[1])) < probabilities[rows]
+    return cover_scores(scores[rows], correct), order_key
+
+
+def _count_trial(index, scores, probabilities, error_counts, *, key, n, threshold):
+    cover, _ = _calibration_cover(index, scores, probabilities, key, n)
+    return jax.vmap(threshold, in_axes=(None, 0))(cover, error_counts)
+
+
+def _wsr_trial(index, scores, probabilities, *, key, n, alpha, delta, wsr_threshold):
+    cover, order_key = _calibration_cover(index, scores, probabilities, key, n)
+    ordered = cover[jax.random.permutation(order_key, n)]
+    return wsr_threshold(ordered, alpha, delta)
+
+
+def batch_size_for(setting: Setting) -> int:
+    """Trials per compiled call, so one batch gathers about 16M score entries."""
+    per_trial = setting.n * (setting.law.num_models + 1)
+    return int(np.clip(_BATCH_ELEMENTS // per_trial, 8, 512))
+
+
+def run_setting(setting: Setting, calibrator: Calibrator, seed: int) -> SettingRun:
+    """Run ``setting.trials`` calibration trials of every rule in ``setting.rules``."""
+    start = time.perf_counter()
+    population = build_population(setting.law)
+    law = cover_law(population)
+    key = jax.random.key(seed)
+    scores = jnp.asarray(population.scores)
+    probabilities = jnp.asarray(population.probabilities)
+    batch = batch_size_for(setting)
+
+    count_rules = [rule for rule in setting.rules if rule in COUNT_BASED_RULES]
+    error_counts = {
+        rule: int(calibrator.error_count(rule, setting.n, setting.alpha, setting.delta)) for rule in count_rules
+    }
+    risks: dict[str, np.ndarray] = {}
+    if count_rules:
+        trial = partial(_count_trial, key=key, n=setting.n, threshold=calibrator.threshold)
+        counts = jnp.asarray([error_counts[rule] for rule in count_rules], dtype=jnp.int32)
+        lams = map_trials(trial, setting.trials, (scores, probabilities, counts), batch)
+        for column, rule in enumerate(count_rules):
+            risks[rule] = law.risk(lams[:, column])
+    if "wsr" in setting.rules:
+        trial = partial(
+            _wsr_trial,
+            key=key,
+            n=setting.n,
+            alpha=setting.alpha,
+            delta=setting.delta,
+            wsr_threshold=calibrator.wsr_threshold,
+        )
+        lams = map_trials(trial, setting.trials, (scores, probabilities), batch)
+        risks["wsr"] = law.risk(lams)
+    return SettingRun(
+        setting=setting,
+        population=population,
+        law=law,
+        error_counts=error_counts,
+        risks={rule: risks[rule] for rule in setting.rules},
+        seed=seed,
+        seconds=time.perf_counter() - start,
+    )

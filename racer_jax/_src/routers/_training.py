@@ -1,0 +1,96 @@
+"""Minibatch AdamW training with early stopping on a held-out share, shared by the linear and softmax routers."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, PRNGKeyArray
+
+
+class FitHistory(NamedTuple):
+    """Per-epoch mean training and held-out losses, and the epoch whose weights were kept."""
+
+    train_loss: list[float]
+    holdout_loss: list[float]
+    best_epoch: int
+
+
+def split_holdout(key: PRNGKeyArray, n: int, holdout_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random split of ``range(n)`` into held-out and training rows (at least one of each)."""
+    if n < 2:
+        raise ValueError(f"training needs at least 2 queries; got {n}")
+    if not 0.0 < holdout_fraction < 1.0:
+        raise ValueError(f"holdout_fraction must lie in (0, 1); got {holdout_fraction}")
+    order = np.asarray(jax.random.permutation(key, n))
+    num_holdout = min(n - 1, max(1, int(round(holdout_fraction * n))))
+    return order[:num_holdout], order[num_holdout:]
+
+
+def fit_minibatch(
+    model: eqx.Module,
+    loss_fn: Callable[[Any, Array, Array], Array],
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    *,
+    key: PRNGKeyArray,
+    learning_rate: float,
+    weight_decay: float,
+    batch_size: int,
+    max_epochs: int,
+    patience: int,
+    holdout_fraction: float,
+) -> tuple[eqx.Module, FitHistory]:
+    """Minimise ``loss_fn(model, inputs[rows], targets[rows])`` with AdamW over shuffled minibatches.
+
+    A seeded ``holdout_fraction`` of the rows is held out; training stops after
+    ``patience`` epochs without a lower held-out loss and returns the best weights seen.
+    """
+    if max_epochs < 1 or patience < 1 or batch_size < 1:
+        raise ValueError(
+            f"max_epochs, patience and batch_size must be at least 1; got {max_epochs}, {patience}, {batch_size}"
+        )
+    split_key, shuffle_key = jax.random.split(key)
+    holdout, train = split_holdout(split_key, inputs.shape[0], holdout_fraction)
+    x_train, y_train = jnp.asarray(inputs[train]), jnp.asarray(targets[train])
+    x_hold, y_hold = jnp.asarray(inputs[holdout]), jnp.asarray(targets[holdout])
+
+    optimiser = optax.adamw(learning_rate, weight_decay=weight_decay)
+    opt_state = optimiser.init(eqx.filter(model, eqx.is_array))
+    batch_size = min(batch_size, train.shape[0])
+    steps_per_epoch = train.shape[0] // batch_size
+
+    @eqx.filter_jit
+    def run_epoch(model, opt_state, epoch_key):
+        perm = jax.random.permutation(epoch_key, x_train.shape[0])[: steps_per_epoch * batch_size]
+        batches = perm.reshape(steps_per_epoch, batch_size)
+        params, static = eqx.partition(model, eqx.is_array)
+
+        def step(carry, rows):
+            params, opt_state = carry
+            loss, grads = jax.value_and_grad(
+                lambda p: loss_fn(eqx.combine(p, static), x_train[rows], y_train[rows])
+            )(params)
+            updates, opt_state = optimiser.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), batches)
+        model = eqx.combine(params, static)
+        return model, opt_state, jnp.mean(losses), loss_fn(model, x_hold, y_hold)
+
+    best, best_loss, best_epoch = model, np.inf, 0
+    history_train: list[float] = []
+    history_hold: list[float] = []
+    for epoch, epoch_key in enumerate(jax.random.split(shuffle_key, max_epochs)):
+        model, opt_state, train_loss, hold_loss = run_epoch(model, opt_state, epoch_key)
+        history_train.append(float(train_loss))
+        history_hold.append(float(hold_loss))
+        if history_hold[-1] < best_loss:
+            best, best_loss, best_epoch = model, history_hold[-1], epoch
+        elif epoch - best_epoch >= patience:
+            break
+    return best, FitHistory(history_train, history_hold, best_epoch)
