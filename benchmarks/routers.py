@@ -3,7 +3,7 @@
 The router maps 384 features (the size of the sentence embeddings in the real data)
 to K + 1 = 8 outputs: 7 models and the learned null head. Training runs
 ``train_mlp_router`` with its defaults (width 256, depth 2, batch 128, AdamW) on 2,000
-synthetic queries; early stopping is disabled so every run trains the number of epochs
+synthetic queries. Early stopping is disabled, so every run trains the number of epochs
 it is given. Each call of ``train_mlp_router`` compiles its epoch anew, so after a warm-up
 call two runs, of 2 and of 2 + ``--epochs`` epochs, separate the compilation from the
 time per epoch. Scoring times the jit-compiled forward pass on 10,000 queries.
@@ -21,7 +21,6 @@ import time
 
 import equinox as eqx
 import jax
-import numpy as np
 
 import racer_jax as rj
 

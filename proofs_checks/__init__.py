@@ -8,7 +8,11 @@ control), :mod:`~proofs_checks.theorem_4_5` (the risk lower bound) and
 a parameter of :func:`run_suite`, so broken calibrators can be run through the same checks.
 """
 
-from .calibrators import CALIBRATORS as CALIBRATORS, LIBRARY as LIBRARY, MUTANTS as MUTANTS, Calibrator as Calibrator
-from .profiles import PROFILES as PROFILES, Profile as Profile
+from .calibrators import CALIBRATORS as CALIBRATORS
+from .calibrators import LIBRARY as LIBRARY
+from .calibrators import MUTANTS as MUTANTS
+from .calibrators import Calibrator as Calibrator
+from .profiles import PROFILES as PROFILES
+from .profiles import Profile as Profile
 from .suite import run_suite as run_suite
 from .trials import Setting as Setting

@@ -9,7 +9,8 @@ number of devices. A batch of indices is sharded along one mesh axis over
 from __future__ import annotations
 
 import platform
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np

@@ -28,7 +28,7 @@ STATEMENT = "Exact law"
 
 
 def checks(run: SettingRun) -> list[Check]:
-    """Two checks per count-based rule of the setting; the betting rule has no closed-form law."""
+    """Compare every count-based rule of the setting with its exact law (the betting rule has none in closed form)."""
     setting = run.setting
     out = []
     for rule, risks in run.risks.items():

@@ -9,8 +9,8 @@ deterministic, so the check passes only with zero such pairs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -46,7 +46,7 @@ def checks(
     model_counts: tuple[int, ...] = (1, 2, 7, 50),
     set_membership: Callable = prediction_sets,
 ) -> list[Check]:
-    """One check per (K, score, null option); ``set_membership(scores, lam)`` is the set rule under test."""
+    """Check nestedness for every (K, score, null option); ``set_membership(scores, lam)`` is the set rule under test."""
     out = []
     for num_models in model_counts:
         trial = partial(_trial, key=jax.random.key(seed + num_models), num_models=num_models,

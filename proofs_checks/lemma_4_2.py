@@ -19,8 +19,8 @@ The lemma is deterministic, so each check passes only with a count of zero.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -70,7 +70,7 @@ def checks(
     model_counts: tuple[int, ...] = (1, 2, 7, 50),
     loss: Callable = misrouting_loss,
 ) -> list[Check]:
-    """One check per (K, score, null option, property); ``loss(cover, lam)`` is the loss under test."""
+    """Check every property for every (K, score, null option); ``loss(cover, lam)`` is the loss under test."""
     out = []
     for num_models in model_counts:
         trial = partial(_trial, key=jax.random.key(seed + 1000 + num_models), num_models=num_models, loss=loss)

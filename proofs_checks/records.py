@@ -45,7 +45,7 @@ class Check:
 
 
 def binomial_upper_limit(trials: int, probability: float) -> int:
-    """Largest count ``c`` with $P(\\mathrm{Bin}(T, p) \\ge c) \\ge$ :data:`FALSE_ALARM`: more is a failure."""
+    """Return the largest passing count: $P(\\mathrm{Bin}(T, p) > c) \\le$ :data:`FALSE_ALARM`, and more fails."""
     if probability <= 0.0:
         return 0
     if probability >= 1.0:

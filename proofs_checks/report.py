@@ -1,4 +1,4 @@
-"""The readable table printed after a run; the JSON report holds every row in full."""
+"""The readable table printed after a run; the JSON report contains every row in full."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import exact_law, lemma_4_1, lemma_4_2, theorem_4_3, theorem_4_5
 from .calibrators import LIBRARY, Calibrator

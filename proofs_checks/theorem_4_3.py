@@ -57,7 +57,7 @@ def _conformal_check(run: SettingRun, risks: np.ndarray) -> Check:
 
 
 def checks(run: SettingRun) -> list[Check]:
-    """One risk-control check per rule of the setting."""
+    """Check risk control for every rule of the setting."""
     out = []
     for rule, risks in run.risks.items():
         if rule == "crc":

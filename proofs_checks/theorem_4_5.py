@@ -2,17 +2,18 @@ r"""Theorem 4.5, the risk lower bound: calibration is not bought with over-conse
 
 - ``"crc"`` with continuous cover scores: $E[R(\hat\lambda)] \ge \alpha - 2/(n + 1)$.
 - A confidence-bound rule with admissible count $k^*$: $E[R(\hat\lambda)] = (k^* + 1)/(n + 1)$
-  under a continuous law (:func:`racer_jax._src.margins.expected_calibrated_risk`), i.e. a lower margin
-  of $\alpha - (k^* + 1)/(n + 1)$ (:func:`racer_jax._src.margins.lower_margin`).
+  under a continuous law (:func:`racer_jax._src.margins.expected_calibrated_risk`), so its
+  lower margin is $\alpha - (k^* + 1)/(n + 1)$ (:func:`racer_jax._src.margins.lower_margin`).
 - ``"wsr"``: $E[R(\hat\lambda)] = E[(J + 1)/(n + 1)]$ with $J$ the distribution-free stopping
   count, estimated from :func:`racer_jax._src.margins.wsr_error_count_samples`.
 
 The populations are finite, so the cover law has atoms. Writing $a(v) = P(c = v)$, the
 quantile transform gives $R(\hat\lambda) \ge 1 - U_{(n - k^*)} - a(\hat\lambda)$, so each bound
 is lowered by $E[a(\hat\lambda)]$, computed exactly from the law (for ``"wsr"``, from the
-count rule with $k$ = the mean of $J$, an approximation). The check applies when that correction is at most :data:`TIE_LIMIT`; on
-heavily tied laws the bound may fail and the check is reported as not applicable, with the
-observed mean and whether the continuous bound held anyway. A check fails when the mean
+count rule with $k$ = the mean of $J$, an approximation). The check applies when that
+correction is at most :data:`TIE_LIMIT`. On heavily tied laws the bound may fail, so the
+check is reported as not applicable, and its note says whether the continuous bound held
+anyway. A check fails when the mean
 risk falls below the bound by more than :data:`~proofs_checks.records.ONE_SIDED_Z`
 standard errors.
 """
@@ -57,7 +58,7 @@ def _wsr_check(run: SettingRun, risks: np.ndarray, reference_samples: int) -> Ch
     # NOTE: the stopping count J is independent of the cover-score values only for a
     # continuous law. With atoms, the correction is the expected atom mass at the threshold
     # of a count rule with k = mean J: an approximation that is exact as the atoms vanish.
-    typical_count = int(round(float(np.mean(counts))))
+    typical_count = round(float(np.mean(counts)))
     atom = threshold_law(run.law, n, typical_count, setting.alpha).expected_atom
     note = f"E[(J+1)/(n+1)] from {reference_samples} permutations, standard error {reference_se:.2g}"
     return _lower_bound_check(
@@ -93,7 +94,7 @@ def _lower_bound_check(
 
 
 def checks(run: SettingRun, reference_samples: int) -> list[Check]:
-    """One lower-bound check per rule of the setting."""
+    """Check the lower bound of every rule of the setting."""
     out = []
     for rule, risks in run.risks.items():
         if rule == "wsr":

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import racer_jax.cli as cli
 from racer_jax import (
     DataError,
     DataWarning,
@@ -27,16 +26,18 @@ from racer_jax import (
     admissible_error_count,
     augment_scores,
     calibrate,
+    cli,
     cover_scores,
     lambda_from_error_count,
     load_dataset,
     load_features,
     nonconformity_scores,
+    set_sizes,
     wsr_lambda,
     wsr_max_log_capital,
 )
 from racer_jax._src.data import merge_split_rows
-from racer_jax._src.pipeline import RunConfig, load_data
+from racer_jax._src.pipeline import RunConfig, check_calibration_size, load_data
 from racer_jax._src.routers.serialization import RouterMismatchError, load_router, save_router
 
 MODELS = ("m1", "m2")
@@ -278,7 +279,7 @@ def test_json_no_model_scores(tmp_path):
 )
 def test_json_bad_score(tmp_path, value, message):
     path = tmp_path / "d.json"
-    path.write_text('[{"question": "a", "scores": {"m1": 1, "m2": 0}}, {"question": "b", "scores": {"m1": 1, "m2": %s}}]' % value)
+    path.write_text(f'[{{"question": "a", "scores": {{"m1": 1, "m2": 0}}}}, {{"question": "b", "scores": {{"m1": 1, "m2": {value}}}}}]')
     with raises(DataError, message):
         load_dataset(path)
 
@@ -659,3 +660,18 @@ def test_wsr_losses_checked():
         wsr_max_log_capital(np.array([0.0, 2.0]), 0.1, 0.1)
     with raises(ValueError, "losses must have shape (n,) with n >= 1; got shape (0,)"):
         wsr_max_log_capital(np.zeros(0), 0.1, 0.1)
+
+
+def test_cal_fraction_leaves_no_query():
+    with raises(ValueError, "cal_fraction 0.01 leaves no calibration or no test query among 20 evaluation queries"):
+        check_calibration_size(RunConfig(cal_fraction=0.01), 20)
+    with raises(ValueError, "calibration is infeasible: 10 calibration queries (cal_fraction 0.5 of 20)"):
+        check_calibration_size(RunConfig(), 20)
+
+
+def test_scores_wrong_shape():
+    message = "scores must have shape (n, K + 1) with K >= 1 and the null model last; got shape (3,)"
+    with raises(ValueError, message):
+        set_sizes(jnp.zeros(3), 0.5)
+    with raises(ValueError, message):
+        cover_scores(jnp.zeros(3), jnp.zeros(3, dtype=bool))

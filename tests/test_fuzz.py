@@ -33,7 +33,6 @@ from racer_jax import (
     prediction_sets,
 )
 from racer_jax._src import bounds
-from racer_jax._src.data import merge_split_rows
 
 BASE = settings(deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -218,7 +217,7 @@ def test_loader_round_trip(tmp_path_factory, table, fmt):
 def test_split_rows_merge_round_trip(tmp_path_factory, table, pieces, order):
     """Cutting each query's scores over up to three rows and shuffling them merges back to the original."""
     texts, names, scores = table
-    complete = np.where(scores == None, 0.0, scores)  # noqa: E711
+    complete = np.where(np.equal(scores, None), 0.0, scores)
     rows = []
     for i in range(len(texts)):
         parts = {}
@@ -240,10 +239,9 @@ def test_split_rows_merge_round_trip(tmp_path_factory, table, pieces, order):
     assert data.ids == tuple(f"id{i}" for i in first_seen)
     np.testing.assert_array_equal(data.select_models(names).scores, complete[first_seen].astype(float))
     if len(rows) > len(texts):
-        with pytest.raises(DataError, match="split over several rows"):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DataWarning)
-                load_dataset(path, split_rows="error")
+        with pytest.raises(DataError, match="split over several rows"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataWarning)
+            load_dataset(path, split_rows="error")
 
 
 garbage = st.one_of(

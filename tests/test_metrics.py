@@ -177,3 +177,17 @@ def test_add_answer_metrics_without_responses_reports_correctness():
     assert "majority_accuracy" not in summary["summary"]
     assert "oracle_accuracy" in summary["summary"]
     assert "cost" not in summary["summary"]
+
+
+def test_add_answer_metrics_skips_missing_costs():
+    correct = _model_correct()
+    costs = COSTS.astype(np.float64)
+    costs[2, 1] = np.nan  # a cell kept under the missing-value policy "wrong"
+    data = RoutingDataset(
+        ids=tuple("abcd"), texts=tuple("abcd"), model_names=("m0", "m1", "m2"), scores=correct.astype(float),
+        correct=correct, costs=costs,
+    )
+    summary = add_answer_metrics(_summary_for([0.5]), data, PROBS, _scores(), jax.random.key(0), n_cal=2)
+    assert summary["answers"]["costs"] is False
+    assert "1 cost cells are missing" in summary["answers"]["costs_skipped"]
+    assert "cost" not in summary["summary"]

@@ -37,6 +37,7 @@ def test_quickstart_runs(monkeypatch):
     assert "majority vote over the set" in text
 
 
+@pytest.mark.slow  # trains two routers on the real data: about 20 s alone, 40 s on a busy machine
 def test_reproduction_runs(monkeypatch, tmp_path):
     data = require_shared_data()
     monkeypatch.setenv("RACER_DATA", str(data))

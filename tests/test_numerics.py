@@ -166,7 +166,7 @@ def study_inputs():
 @pytest.mark.parametrize("rule", ["hb", "wsr"])
 def test_same_seed_same_trials(rule):
     scores, cover = study_inputs()
-    options = dict(trials=24, n_cal=150, alpha=0.2, delta=0.2, rule=rule)
+    options = {"trials": 24, "n_cal": 150, "alpha": 0.2, "delta": 0.2, "rule": rule}
     first = simulate_trials(scores, cover, key=jax.random.key(7), chunk_size=8, **options)
     again = simulate_trials(scores, cover, key=jax.random.key(7), chunk_size=8, **options)
     rechunked = simulate_trials(scores, cover, key=jax.random.key(7), chunk_size=5, **options)
@@ -181,7 +181,7 @@ def test_same_seed_same_trials(rule):
 
 
 def test_calibrate_deterministic_under_jit():
-    scores, cover = study_inputs()
+    _, cover = study_inputs()
     k_star = bounds.admissible_error_count("hb", cover.shape[0], 0.1, 0.1)
     eager = lambda_from_error_count(cover, k_star)
     jitted = jax.jit(lambda_from_error_count)(cover, k_star)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -18,7 +19,7 @@ from racer_jax._src.study import METRIC_NAMES
 from racer_jax.cli import main
 
 RACER = str(Path(sys.executable).with_name("racer"))
-TRIALS = 300
+TRIALS = 500
 # Small chunks give many separate writes of trials.jsonl, so a kill lands between them.
 RUN_ARGS = ["run", "--trials", str(TRIALS), "--chunk-size", "2", "--seed", "3"]
 # Keys that legitimately differ between a resumed and an uninterrupted run: the wall time,
@@ -33,9 +34,22 @@ def complete_lines(path: Path) -> int:
         return 0
 
 
-def kill_after_first_trials(out: Path, log) -> int:
+def compile_cache_env(folder: Path) -> dict[str, str]:
+    """Environment that shares JAX's persistent compilation cache between the runs of one test.
+
+    Compiling takes most of a short run on CPU; the cache changes no result.
+    """
+    return {
+        **os.environ,
+        "JAX_COMPILATION_CACHE_DIR": str(folder),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
+
+
+def kill_after_first_trials(out: Path, log, env: dict[str, str]) -> int:
     """Start ``racer run``, SIGKILL it once some but not all trials are on disk, return that count."""
-    process = subprocess.Popen([RACER, *RUN_ARGS, "--out", str(out)], stdout=log, stderr=log)
+    process = subprocess.Popen([RACER, *RUN_ARGS, "--out", str(out)], stdout=log, stderr=log, env=env)
     trials_path = out / TRIALS_FILE
     deadline = time.monotonic() + 240
     try:
@@ -63,21 +77,20 @@ def comparable(summary: dict) -> dict:
 
 def test_killed_run_resumes_to_same_summary(tmp_path):
     killed, reference = tmp_path / "killed", tmp_path / "reference"
-    # The uninterrupted run goes alongside the interrupted one to halve the wall time.
-    with open(tmp_path / "reference.log", "w") as reference_log:
-        uninterrupted = subprocess.Popen([RACER, *RUN_ARGS, "--out", str(reference)], stdout=reference_log, stderr=reference_log)
+    env = compile_cache_env(tmp_path / "jax-cache")
+    uninterrupted = subprocess.run([RACER, *RUN_ARGS, "--out", str(reference)], capture_output=True, text=True, env=env, check=False)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
     with open(tmp_path / "killed.log", "w") as log:
-        written = kill_after_first_trials(killed, log)
+        written = kill_after_first_trials(killed, log, env)
     assert 0 < written < TRIALS, f"the kill should land midway; {written} of {TRIALS} trials were written"
     assert not (killed / "summary.json").exists()
 
     # Simulate a kill in the middle of a write as well: a last line without its newline.
     with open(killed / TRIALS_FILE, "a") as handle:
-        handle.write('{"trial": %d, "risk": 0.0' % written)
+        handle.write(f'{{"trial": {written}, "risk": 0.0')
 
-    resumed = subprocess.run([RACER, *RUN_ARGS, "--out", str(killed), "--resume"], capture_output=True, text=True)
+    resumed = subprocess.run([RACER, *RUN_ARGS, "--out", str(killed), "--resume"], capture_output=True, text=True, env=env, check=False)
     assert resumed.returncode == 0, resumed.stderr
-    assert uninterrupted.wait(timeout=300) == 0, (tmp_path / "reference.log").read_text()
 
     got = json.loads((killed / "summary.json").read_text())
     want = json.loads((reference / "summary.json").read_text())
@@ -146,3 +159,26 @@ def test_resume_without_folder_fails(tmp_path):
     assert result.exit_code == 1
     assert "config.json is missing; start a new run without --resume" in result.output
     assert not os.path.exists(tmp_path / "absent" / TRIALS_FILE)
+
+
+def test_new_run_clears_stale_results(tmp_path):
+    """A new run in a used folder removes the old router, trials and summary before it saves its settings."""
+    folder = tmp_path / "run"
+    write_run_folder(folder, RunConfig(trials=5, alpha=0.3), [trial_line(0)])
+    (folder / "router.eqx").write_bytes(b"an older run's router")
+    (folder / "summary.json").write_text("{}")
+    for name in ("train", "eval"):
+        records = [{"question": f"{name} {i}", "scores": {"m1": 1.0, "m2": 0.0}} for i in range(20)]
+        (tmp_path / f"{name}.json").write_text(json.dumps(records))
+        np.save(tmp_path / f"{name}.npy", np.ones((20, 3), dtype=np.float32))
+    args = ["run", "--out", str(folder), "--trials", "5"]
+    for name in ("train", "eval"):
+        args += [f"--{name}", str(tmp_path / f"{name}.json"), f"--{name}-features", str(tmp_path / f"{name}.npy")]
+    result = CliRunner().invoke(main, args)
+    # Twenty evaluation queries are too few to calibrate, so the run stops after the setup.
+    assert result.exit_code == 1
+    assert "calibration is infeasible" in result.output
+    assert not (folder / "router.eqx").exists()
+    assert not (folder / "summary.json").exists()
+    assert (folder / TRIALS_FILE).read_text() == ""
+    assert json.loads((folder / CONFIG_FILE).read_text())["alpha"] == 0.1

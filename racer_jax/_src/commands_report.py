@@ -146,8 +146,8 @@ def _tradeoff_kind(run: dict[str, Any]) -> str | None:
 
 
 _TRADEOFF_AXES = {
-    "answers": ("majority_gain_vs_ensemble", "majority-vote accuracy − full-ensemble vote accuracy (points)"),
-    "correctness": ("oracle_gain_vs_ensemble", "oracle accuracy − all-K oracle accuracy (points)"),
+    "answers": ("majority_gain_vs_ensemble", "accuracy gain vs. full ensemble (points)\nmajority vote over set − vote of all K"),
+    "correctness": ("oracle_gain_vs_ensemble", "oracle accuracy change (points)\nsome member correct: set − all K"),
 }
 
 
@@ -158,23 +158,29 @@ def plot_calls_vs_accuracy(runs: list[dict[str, Any]], path: str) -> list[str]:
     skipped = [r["run_dir"] for r in runs if _tradeoff_kind(r) is None]
 
     panels = max(1, len(kinds))
-    fig = Figure(figsize=(6.5 * panels, 5))
-    axes = fig.subplots(1, panels, squeeze=False)
+    fig = Figure(figsize=(14, 5 * panels))
+    axes = fig.subplots(panels, 1, squeeze=False)
+    # Leave the right half for the legends; saving with a tight bounding box trims what is unused.
+    fig.subplots_adjust(left=0.08, right=0.5, hspace=0.35)
     if not kinds:
         axes[0, 0].text(0.5, 0.5, "no run has answer metrics", ha="center", va="center")
         axes[0, 0].set_axis_off()
 
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     datasets = sorted({dataset_name(r) for r in runs})
-    markers = {"gap": "o", "inverse": "^"}
-    for axis, (kind, group) in zip(axes[0], kinds.items()):
+    # One marker per setting label (router, score, null, ...), one colour per dataset.
+    settings = sorted(set(run_labels(runs)))
+    markers = ["o", "^", "s", "D", "v", "P", "X", "*"]
+    labels = dict(zip(map(id, runs), run_labels(runs)))
+    for axis, (kind, group) in zip(axes[:, 0], kinds.items()):
         metric, ylabel = _TRADEOFF_AXES[kind]
         for run in group:
             color = colors[datasets.index(dataset_name(run)) % len(colors)]
-            marker = markers.get(run["config"]["score"], "s")
+            setting = labels[id(run)]
+            marker = markers[settings.index(setting) % len(markers)]
             saved = np.array(run["per_trial"]["calls_saved"], dtype=float) * 100
             gain = np.array([np.nan if v is None else v for v in run["per_trial"][metric]], dtype=float) * 100
-            label = f"{dataset_name(run)}, {router_name(run)}, {run['config']['score']}"
+            label = f"{dataset_name(run)}: {setting.replace(chr(10), ', ')}"
             axis.scatter(saved, gain, s=12, alpha=0.35, color=color, marker=marker)
             axis.scatter(np.nanmean(saved), np.nanmean(gain), s=90, color=color, marker=marker,
                          edgecolors="black", label=label)
@@ -184,10 +190,9 @@ def plot_calls_vs_accuracy(runs: list[dict[str, Any]], path: str) -> list[str]:
         axis.set_ylabel(ylabel)
         title = "majority vote over the set" if kind == "answers" else "correctness only: oracle accuracy"
         axis.set_title(f"{title}\n(small: one trial; large: mean over trials)", fontsize="medium")
-        axis.legend(fontsize="small")
+        axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
         axis.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     return skipped
 
 

@@ -10,6 +10,12 @@ right; RouterBench stores 1.0 or 0.0.
 
 Loaders never unpickle or evaluate file contents: JSON goes through :mod:`json`, CSV
 through :mod:`csv`, and features through ``numpy.load(..., allow_pickle=False)``.
+
+Every filled correctness score must be a finite number in [0, 1]; an empty cell is
+missing. Errors are :class:`DataError` messages that name the file, the line (CSV,
+malformed JSON) or record (JSON), the bad value and the fix. :func:`load_dataset` then
+merges queries split over several rows and applies the missing-cell and duplicate
+policies, warning with counts.
 """
 
 from __future__ import annotations

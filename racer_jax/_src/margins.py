@@ -82,7 +82,7 @@ def lower_margin(rule: str, n: int, alpha: float, delta: float = 0.1) -> float:
 
 
 def calibrated_risk_law(rule: str, n: int, alpha: float, delta: float = 0.1):
-    r"""The law $\mathrm{Beta}(k^* + 1, n - k^*)$ of $R(\hat\lambda)$ as a frozen ``scipy.stats`` distribution.
+    r"""Return the law $\mathrm{Beta}(k^* + 1, n - k^*)$ of $R(\hat\lambda)$ as a frozen ``scipy.stats`` distribution.
 
     Raises ``ValueError`` when calibration is infeasible, because the risk is then the
     constant 0 rather than a Beta variable.
@@ -111,7 +111,7 @@ def violation_probability(rule: str, n: int, alpha: float, delta: float = 0.1) -
 
 
 def calibrated_risk_quantile(rule: str, n: int, alpha: float, delta: float, level: float) -> float:
-    r"""The ``level`` quantile of $R(\hat\lambda)$: $P(R(\hat\lambda) < q) = $ ``level`` under a continuous law."""
+    r"""Return the ``level`` quantile $q$ of $R(\hat\lambda)$, with $P(R(\hat\lambda) < q) = $ ``level`` under a continuous law."""
     level = bounds.check_level("level", level)
     n, alpha, delta = _check_rule_inputs(rule, n, alpha, delta)
     if bounds.admissible_error_count(rule, n, alpha, delta) < 0:
@@ -180,11 +180,11 @@ def wsr_error_count_samples(n: int, alpha: float, delta: float, samples: int, se
 
 
 __all__ = [
+    "calibrated_risk_law",
+    "calibrated_risk_quantile",
     "dkw_risk_lower_bound",
     "expected_calibrated_risk",
     "lower_margin",
-    "calibrated_risk_law",
-    "calibrated_risk_quantile",
     "violation_probability",
     "wsr_error_count_samples",
     "wsr_stopping_count",

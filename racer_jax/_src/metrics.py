@@ -242,6 +242,7 @@ def answer_metrics_over_trials(
         raise ValueError(f"chunk_size must be at least 1; got {chunk_size}")
     run_chunk = jax.jit(jax.vmap(_one_trial, in_axes=(None, 0, 0, None, None)), static_argnums=(4,))
     trials = lambda_hats.size
+    chunk_size = min(chunk_size, trials)
     parts: list[dict[str, np.ndarray]] = []
     for first in range(0, trials, chunk_size):
         count = min(chunk_size, trials - first)
@@ -280,10 +281,17 @@ def add_answer_metrics(
 
     Answers are used when the evaluation data carries raw responses and a gold choice is
     derivable for at least half of its queries; otherwise only correctness metrics are
-    measured. NOTE: the one-half threshold separates multiple-choice files from free-text
+    measured. Cost metrics need every cost cell; with any missing they are skipped and
+    ``answers["costs_skipped"]`` says why. NOTE: the one-half threshold separates multiple-choice files from free-text
     ones (code generation), where nothing parses; it is a heuristic, recorded as ``mode``.
     """
     info: dict[str, Any] = {"mode": "correctness", "costs": evaluation.costs is not None}
+    costs = evaluation.costs
+    if costs is not None and not np.isfinite(costs).all():
+        # Cells kept under the missing-value policy "wrong" have no cost, so no set's cost is known.
+        info["costs"] = False
+        info["costs_skipped"] = f"{int((~np.isfinite(costs)).sum())} cost cells are missing"
+        costs = None
     choices = gold = None
     if evaluation.responses is not None:
         table = answer_table(evaluation.responses, evaluation.correct)
@@ -296,7 +304,7 @@ def add_answer_metrics(
         if 2 * table.no_gold <= evaluation.num_queries:
             info["mode"] = "answers"
             choices, gold = table.choices, table.gold
-    inputs = AnswerInputs(scores, router_scores, evaluation.correct, choices, gold, evaluation.costs)
+    inputs = AnswerInputs(scores, router_scores, evaluation.correct, choices, gold, costs)
     results = answer_metrics_over_trials(inputs, key=key, lambda_hats=summary["per_trial"]["lambda_hat"], n_cal=n_cal)
 
     chosen = results.pop("best_single_model")

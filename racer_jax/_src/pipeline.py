@@ -245,8 +245,13 @@ def run(config: RunConfig, out_dir: str, resume: bool = False, progress: Callabl
             with open(trials_path, "r+b") as handle:
                 handle.truncate(length)
     else:
-        _write_json(os.path.join(out_dir, CONFIG_FILE), config_record)
+        # Clear an earlier run's results before saving the new settings, so that a crash in
+        # between can never pair these settings with another run's trials or router.
+        for stale in (SUMMARY_FILE, ROUTER_FILE):
+            if os.path.exists(os.path.join(out_dir, stale)):
+                os.remove(os.path.join(out_dir, stale))
         open(trials_path, "w").close()
+        _write_json(os.path.join(out_dir, CONFIG_FILE), config_record)
 
     train, evaluation = load_data(config)
     check_calibration_size(config, evaluation.num_queries)

@@ -141,7 +141,9 @@ def cover_scores(
     scores = jnp.asarray(scores)
     correct = jnp.asarray(correct)
     if scores.ndim != 2 or scores.shape[1] < 2:
-        raise ValueError(f"scores must have shape (n, K + 1) with K >= 1; got shape {scores.shape}")
+        raise ValueError(
+            f"scores must have shape (n, K + 1) with K >= 1 and the null model last; got shape {scores.shape}"
+        )
     expected = (scores.shape[0], scores.shape[1] - 1)
     if correct.shape != expected:
         raise ValueError(
@@ -182,6 +184,11 @@ def set_sizes(
     scores: Float[ArrayLike, "n K+1"], lam: Float[ArrayLike, ""]
 ) -> Float[Array, " n"]:
     r"""LLM calls per query, $|C_\lambda(x) \cap M|$: the null model costs nothing."""
+    scores = jnp.asarray(scores)
+    if scores.ndim != 2 or scores.shape[1] < 2:
+        raise ValueError(
+            f"scores must have shape (n, K + 1) with K >= 1 and the null model last; got shape {scores.shape}"
+        )
     members = prediction_sets(scores, lam)[:, :NULL_INDEX]
     return jnp.sum(members, axis=-1)
 

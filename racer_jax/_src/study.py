@@ -34,7 +34,8 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -71,7 +72,7 @@ def trial_key(key: PRNGKeyArray, trial: int | Array) -> PRNGKeyArray:
     return jax.random.fold_in(key, trial)
 
 
-def _mix32(x: UInt32[Array, "..."]) -> UInt32[Array, "..."]:
+def _mix32(x: UInt32[Array, "*shape"]) -> UInt32[Array, "*shape"]:
     """Bijective 32-bit integer mixing function: xor-shifts and odd multipliers.
 
     The constants are those of the ``lowbias32`` hash found by C. Wellons' hash-prospector
@@ -84,7 +85,7 @@ def _mix32(x: UInt32[Array, "..."]) -> UInt32[Array, "..."]:
     return x ^ (x >> 16)
 
 
-def _high_product(a: UInt32[Array, "..."], b: UInt32[Array, "..."], b_bits: int) -> UInt32[Array, "..."]:
+def _high_product(a: UInt32[Array, "*shape"], b: UInt32[Array, "*shape"], b_bits: int) -> UInt32[Array, "*shape"]:
     r"""$\lfloor a b / 2^{32} \rfloor$ for unsigned 32-bit $a$ and $b < 2^{b\_bits}$, exact.
 
     JAX has no 64-bit integers unless ``jax_enable_x64`` is set, so the 64-bit product is
@@ -104,8 +105,8 @@ def _high_product(a: UInt32[Array, "..."], b: UInt32[Array, "..."], b_bits: int)
     return a_high * b_high + (high_low >> 16) + (low_high >> 16) + (middle >> 16)
 
 
-def _split_seeds(key: PRNGKeyArray) -> UInt32[Array, "2"]:
-    """64 bits that seed the split of one trial, drawn from the first half of ``split(key)``."""
+def _split_seeds(key: PRNGKeyArray) -> UInt32[Array, " 2"]:
+    """Draw the 64 bits that seed one trial's split from the first key of ``split(key)``."""
     return jax.random.bits(jax.random.split(key)[0], (2,), jnp.uint32)
 
 
@@ -423,6 +424,8 @@ def simulate_trials(
         raise ValueError(f"chunk_size must be at least 1; got {chunk_size}")
     if not np.all(np.isfinite(cover)):
         raise ValueError("cover scores contain NaN or infinite values; check the router scores for NaN")
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN; check the router scores for NaN")
     scores = scores.astype(dtype)
 
     error_count = -1
@@ -433,6 +436,8 @@ def simulate_trials(
     elif bounds.minimum_calibration_size("wsr", alpha, delta) > n_cal:
         warn_infeasible(rule, n_cal, alpha, delta)
 
+    # A study shorter than one chunk compiles a chunk of its own length, not a padded one.
+    chunk_size = min(chunk_size, max(trials - start, 1))
     devices = jax.devices()
     setup = _StudySetup(
         n=n,

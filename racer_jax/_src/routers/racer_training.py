@@ -139,7 +139,7 @@ def train_racer_router(
     max_epochs: int = 150,
     patience: int = 20,
     holdout_fraction: float = 0.2,
-    warm_start: bool = False,
+    warm_start: bool = True,
 ) -> tuple[MLPRouter, RacerTrainingHistory]:
     r"""Train an :class:`MLPRouter` on the RACER surrogate plus ``ce_weight`` times cross-entropy.
 
