@@ -22,8 +22,9 @@
 # The synthetic population records each model's true probability of answering each query,
 # so the exact risk of a calibrated threshold can be computed, not only estimated.
 #
-# Size: set `RACER_NOTEBOOK_QUERIES` (evaluation queries, default 4000) and
-# `RACER_NOTEBOOK_TRIALS` (random calibration/test splits, default 100).
+# Size: set `RACER_NOTEBOOK_QUERIES` (evaluation queries, default 4000),
+# `RACER_NOTEBOOK_TRIALS` (random calibration/test splits, default 100) and
+# `RACER_NOTEBOOK_EPOCHS` (maximum router training epochs, default 200).
 
 # %%
 import os
@@ -39,6 +40,7 @@ from racer_jax._src.metrics import AnswerInputs, answer_metrics_over_trials
 
 NUM_QUERIES = int(os.environ.get("RACER_NOTEBOOK_QUERIES", "4000"))
 TRIALS = int(os.environ.get("RACER_NOTEBOOK_TRIALS", "100"))
+EPOCHS = int(os.environ.get("RACER_NOTEBOOK_EPOCHS", "200"))
 ALPHA, DELTA = 0.1, 0.1
 
 # %% [markdown]
@@ -55,7 +57,7 @@ evaluation = population.dataset
 print(f"{train.num_queries} training and {evaluation.num_queries} evaluation queries, {evaluation.num_models} models")
 
 router_key, split_key, study_key = jax.random.split(jax.random.key(0), 3)
-router, history = racer.train_mlp_router(train.features, train.correct, key=router_key)
+router, history = racer.train_mlp_router(train.features, train.correct, key=router_key, max_epochs=EPOCHS)
 router_scores = router(evaluation.features)
 print(f"router trained for {len(history.train_loss)} epochs")
 

@@ -45,8 +45,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
 
 from racer_jax import DataWarning
 from racer_jax._src.commands_report import write_report
@@ -105,7 +105,7 @@ paths = write_report([str(p) for p in routerdc_runs], str(OUT / "report-routerdc
 
 def show(path: str, width: float = 14) -> None:
     image = mpimg.imread(path)
-    fig, ax = plt.subplots(figsize=(width, width * image.shape[0] / image.shape[1]))
+    _, ax = plt.subplots(figsize=(width, width * image.shape[0] / image.shape[1]))
     ax.imshow(image)
     ax.set_axis_off()
     plt.show()

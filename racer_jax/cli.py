@@ -69,7 +69,7 @@ def run(train, train_features, eval_, eval_features, out, resume, **options) -> 
 
 
 def is_jax_runtime_error(err: RuntimeError) -> bool:
-    """Whether ``err`` was raised by a running JAX program (an ``equinox.error_if`` or an XLA failure)."""
+    """Report whether a running JAX program raised ``err`` (an ``equinox.error_if`` or an XLA failure)."""
     import equinox as eqx
     import jax
 
@@ -77,7 +77,7 @@ def is_jax_runtime_error(err: RuntimeError) -> bool:
 
 
 def runtime_error_message(err: Exception) -> str:
-    """The ``equinox.error_if`` message inside ``err`` when there is one, else the whole message."""
+    """Extract the ``equinox.error_if`` message from ``err``, or return the whole message if it has none."""
     text = str(err)
     for line in text.splitlines():
         if "EquinoxRuntimeError: " in line:

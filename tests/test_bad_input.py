@@ -42,8 +42,17 @@ from racer_jax._src.routers.serialization import RouterMismatchError, load_route
 
 MODELS = ("m1", "m2")
 CSV_HEADER = [
-    "", "sample_id", "prompt", "eval_name", "m1", "m2",
-    "m1|model_response", "m2|model_response", "m1|total_cost", "m2|total_cost", "oracle_model_to_route_to",
+    "",
+    "sample_id",
+    "prompt",
+    "eval_name",
+    "m1",
+    "m2",
+    "m1|model_response",
+    "m2|model_response",
+    "m1|total_cost",
+    "m2|total_cost",
+    "oracle_model_to_route_to",
 ]
 
 
@@ -111,7 +120,9 @@ def test_wsr_levels_checked():
 
 
 def test_calibration_too_small_warns():
-    with pytest.warns(InfeasibleCalibrationWarning, match=r"with n=5 calibration queries \(at least n=22 are needed\)"):
+    with pytest.warns(
+        InfeasibleCalibrationWarning, match=r"with n=5 calibration queries \(at least n=22 are needed\)"
+    ):
         cal = calibrate(cover_of(5), alpha=0.1, delta=0.1, rule="hb")
     assert not cal.feasible
     assert float(cal.lambda_hat) == 1.0
@@ -126,7 +137,9 @@ def test_calibration_size_not_whole():
 def test_cover_not_finite(bad):
     cover = np.array(cover_of(), dtype=np.float32)
     cover[7] = bad
-    with raises(ValueError, f"cover must be finite, but 1 of 50 entries (first: cover[7] = {float(bad)!r}) are NaN"):
+    with raises(
+        ValueError, f"cover must be finite, but 1 of 50 entries (first: cover[7] = {float(bad)!r}) are NaN"
+    ):
         calibrate(cover)
 
 
@@ -142,23 +155,28 @@ def test_cover_integer_dtype():
         calibrate(jnp.arange(10, dtype=jnp.int32))
 
 
-@pytest.mark.parametrize(
-    "value, shown", [(1.5, "1.5"), (-0.25, "-0.25"), (np.nan, "nan"), (np.inf, "inf")]
-)
+@pytest.mark.parametrize("value, shown", [(1.5, "1.5"), (-0.25, "-0.25"), (np.nan, "nan"), (np.inf, "inf")])
 def test_probabilities_outside_unit_interval(value, shown):
     probs = np.full((3, 2), 0.5, dtype=np.float32)
     probs[2, 1] = value
-    with raises(ValueError, f"probs must lie in [0, 1] with no NaN, but 1 of 6 entries (first: probs[2, 1] = {shown})"):
+    with raises(
+        ValueError, f"probs must lie in [0, 1] with no NaN, but 1 of 6 entries (first: probs[2, 1] = {shown})"
+    ):
         augment_scores(probs, "one-minus-max")
 
 
 def test_null_head_outside_unit_interval():
-    with raises(ValueError, "null_head must lie in [0, 1] with no NaN, but 1 of 2 entries (first: null_head[1] = 2.0)"):
+    with raises(
+        ValueError, "null_head must lie in [0, 1] with no NaN, but 1 of 2 entries (first: null_head[1] = 2.0)"
+    ):
         augment_scores(jnp.full((2, 2), 0.5), "learned", jnp.array([0.1, 2.0]))
 
 
 def test_augmented_outside_unit_interval():
-    with raises(ValueError, "augmented must lie in [0, 1] with no NaN, but 1 of 6 entries (first: augmented[0, 2] = 3.0)"):
+    with raises(
+        ValueError,
+        "augmented must lie in [0, 1] with no NaN, but 1 of 6 entries (first: augmented[0, 2] = 3.0)",
+    ):
         nonconformity_scores(jnp.array([[0.1, 0.2, 3.0], [0.1, 0.2, 0.3]]))
 
 
@@ -203,9 +221,13 @@ def test_router_and_data_model_counts_differ():
 def test_saved_router_other_models(tmp_path):
     path = str(tmp_path / "router.eqx")
     save_router(path, MLPRouter(6, 2, width=8, depth=1, key=jax.random.key(0)), ["m1", "m2"])
-    with raises(RouterMismatchError, "was trained for models ['m1', 'm2'], but the data scores ['m1', 'm2', 'm3']"):
+    with raises(
+        RouterMismatchError, "was trained for models ['m1', 'm2'], but the data scores ['m1', 'm2', 'm3']"
+    ):
         load_router(path, model_names=["m1", "m2", "m3"])
-    with raises(RouterMismatchError, "expects 6-dimensional features, but the data has 5-dimensional features"):
+    with raises(
+        RouterMismatchError, "expects 6-dimensional features, but the data has 5-dimensional features"
+    ):
         load_router(path, model_names=["m2", "m1"], feature_dim=5)
 
 
@@ -279,7 +301,9 @@ def test_json_no_model_scores(tmp_path):
 )
 def test_json_bad_score(tmp_path, value, message):
     path = tmp_path / "d.json"
-    path.write_text(f'[{{"question": "a", "scores": {{"m1": 1, "m2": 0}}}}, {{"question": "b", "scores": {{"m1": 1, "m2": {value}}}}}]')
+    path.write_text(
+        f'[{{"question": "a", "scores": {{"m1": 1, "m2": 0}}}}, {{"question": "b", "scores": {{"m1": 1, "m2": {value}}}}}]'
+    )
     with raises(DataError, message):
         load_dataset(path)
 
@@ -395,7 +419,9 @@ def test_features_not_finite(tmp_path):
 def test_pickled_object_npy_refused(tmp_path):
     path = tmp_path / "objects.npy"
     np.save(path, np.array([{"payload": 1}, None], dtype=object), allow_pickle=True)
-    with raises(DataError, "not a plain numeric .npy array (Object arrays cannot be loaded when allow_pickle=False)"):
+    with raises(
+        DataError, "not a plain numeric .npy array (Object arrays cannot be loaded when allow_pickle=False)"
+    ):
         load_features(path)
 
 
@@ -444,8 +470,14 @@ def test_code_in_csv_is_text(tmp_path):
 
 
 def test_missing_cells_error(tmp_path):
-    path = write_routerdc(tmp_path / "d.json", [record("a"), record("b", m2=None), record("c", m1=None, m2=None), record("d")])
-    path.write_text(path.read_text().replace('{"question": "c", "scores": {}}', '{"question": "c", "scores": {"m1": null, "m2": null}}'))
+    path = write_routerdc(
+        tmp_path / "d.json", [record("a"), record("b", m2=None), record("c", m1=None, m2=None), record("d")]
+    )
+    path.write_text(
+        path.read_text().replace(
+            '{"question": "c", "scores": {}}', '{"question": "c", "scores": {"m1": null, "m2": null}}'
+        )
+    )
     with raises(DataError, "3 correctness cells are missing in 2 queries; choose a missing-value policy"):
         load_dataset(path, missing="error")
 
@@ -482,7 +514,10 @@ def test_duplicates_drop(tmp_path):
 def test_split_json_question_merged(tmp_path):
     records = [record("a", m1=1.0, m2=None), record("b"), record("a", m1=None, m2=0.5)]
     path = write_routerdc(tmp_path / "d.json", records)
-    with pytest.warns(DataWarning, match=r"only some models: 1 \(2 rows, ids: .*d.json:0, d.json:2\); merged each into one row"):
+    with pytest.warns(
+        DataWarning,
+        match=r"only some models: 1 \(2 rows, ids: .*d.json:0, d.json:2\); merged each into one row",
+    ):
         data = load_dataset(path, features=np.arange(6.0).reshape(3, 2))
     assert data.texts == ("a", "b")
     assert data.scores.tolist() == [[1.0, 0.5], [1.0, 0.0]]
@@ -501,16 +536,27 @@ def test_split_csv_sample_merged(tmp_path):
 
 
 def test_split_rows_error_lists_ids(tmp_path):
-    rows = [("s0", "p0", "1.0", ""), ("s0", "p0", "", "0.0"), ("s1", "p1", "", "1.0"), ("s1", "p1", "0.0", "")]
+    rows = [
+        ("s0", "p0", "1.0", ""),
+        ("s0", "p0", "", "0.0"),
+        ("s1", "p1", "", "1.0"),
+        ("s1", "p1", "0.0", ""),
+    ]
     path = write_routerbench(tmp_path / "d.csv", rows)
-    with raises(DataError, "queries split over several rows that each score only some models: 2 (ids: s0 (2 rows); s1 (2 rows)); pass split_rows='merge'"):
+    with raises(
+        DataError,
+        "queries split over several rows that each score only some models: 2 (ids: s0 (2 rows); s1 (2 rows)); pass split_rows='merge'",
+    ):
         load_dataset(path, split_rows="error")
 
 
 def test_split_rows_conflict(tmp_path):
     rows = [("s0", "p0", "1.0", ""), ("s0", "p0", "0.0", "1.0")]
     path = write_routerbench(tmp_path / "d.csv", rows)
-    with raises(DataError, "rows s0 (2 rows) are one query split over several rows, but they give model 'm1' different scores [0.0, 1.0]"):
+    with raises(
+        DataError,
+        "rows s0 (2 rows) are one query split over several rows, but they give model 'm1' different scores [0.0, 1.0]",
+    ):
         load_dataset(path)
 
 
@@ -538,7 +584,9 @@ def write_pair(tmp_path, train_records, eval_records, train_dim=3, eval_dim=3):
 def test_train_eval_model_lists_differ(tmp_path):
     other = [{"question": "x", "scores": {"m1": 1.0, "m3": 0.0}}]
     paths = write_pair(tmp_path, [record("a")], other)
-    with raises(DataError, "the training file scores models ['m1', 'm2'] but the evaluation file scores ['m1', 'm3']"):
+    with raises(
+        DataError, "the training file scores models ['m1', 'm2'] but the evaluation file scores ['m1', 'm3']"
+    ):
         load_data(RunConfig(**paths))
 
 
@@ -550,14 +598,18 @@ def test_train_eval_feature_dims_differ(tmp_path):
 
 def test_train_eval_overlap_warns(tmp_path):
     paths = write_pair(tmp_path, [record("a"), record("b")], [record("b"), record("c"), record("a")])
-    with pytest.warns(DataWarning, match="2 evaluation queries also appear in the training file; pass --drop-overlap"):
+    with pytest.warns(
+        DataWarning, match="2 evaluation queries also appear in the training file; pass --drop-overlap"
+    ):
         _, evaluation = load_data(RunConfig(**paths))
     assert evaluation.num_queries == 3
 
 
 def test_train_eval_overlap_dropped(tmp_path):
     paths = write_pair(tmp_path, [record("a"), record("b")], [record("b"), record("c"), record("a")])
-    with pytest.warns(DataWarning, match="dropped 2 evaluation queries that also appear in the training file"):
+    with pytest.warns(
+        DataWarning, match="dropped 2 evaluation queries that also appear in the training file"
+    ):
         _, evaluation = load_data(RunConfig(drop_overlap=True, **paths))
     assert evaluation.texts == ("c",)
 
@@ -586,7 +638,10 @@ def invoke(args):
         (["--alpha", "1.5"], "alpha must lie in the open interval (0, 1), for example 0.1; got 1.5"),
         (["--delta", "0"], "delta must lie in the open interval (0, 1), for example 0.1; got 0.0"),
         (["--cal-fraction", "1.0"], "cal_fraction must lie in the open interval (0, 1)"),
-        (["--train", "README.md"], "real data needs all four of --train, --train-features, --eval and --eval-features"),
+        (
+            ["--train", "README.md"],
+            "real data needs all four of --train, --train-features, --eval and --eval-features",
+        ),
     ],
 )
 def test_cli_bad_option(tmp_path, args, message):
@@ -598,10 +653,21 @@ def test_cli_bad_option(tmp_path, args, message):
 def test_cli_malformed_data_file(tmp_path):
     paths = write_pair(tmp_path, [record("a"), record("b")], [record("c"), record("d")])
     (tmp_path / "eval.json").write_text('[{"question": "c", "scores": {"m1": 1}},\n {"question": "d",}]')
-    result = invoke([
-        "run", "--out", str(tmp_path / "out"), "--train", paths["train"], "--train-features", paths["train_features"],
-        "--eval", paths["eval"], "--eval-features", paths["eval_features"],
-    ])
+    result = invoke(
+        [
+            "run",
+            "--out",
+            str(tmp_path / "out"),
+            "--train",
+            paths["train"],
+            "--train-features",
+            paths["train_features"],
+            "--eval",
+            paths["eval"],
+            "--eval-features",
+            paths["eval_features"],
+        ]
+    )
     assert result.exit_code == 1
     assert "eval.json: malformed JSON at line 2, column 19" in result.output
 
@@ -609,10 +675,21 @@ def test_cli_malformed_data_file(tmp_path):
 def test_cli_calibration_too_small(tmp_path):
     records = [record(f"q{i}") for i in range(40)]
     paths = write_pair(tmp_path, records[:20], records[20:])
-    result = invoke([
-        "run", "--out", str(tmp_path / "out"), "--train", paths["train"], "--train-features", paths["train_features"],
-        "--eval", paths["eval"], "--eval-features", paths["eval_features"],
-    ])
+    result = invoke(
+        [
+            "run",
+            "--out",
+            str(tmp_path / "out"),
+            "--train",
+            paths["train"],
+            "--train-features",
+            paths["train_features"],
+            "--eval",
+            paths["eval"],
+            "--eval-features",
+            paths["eval_features"],
+        ]
+    )
     assert result.exit_code == 1
     assert "calibration is infeasible: 10 calibration queries (cal_fraction 0.5 of 20)" in result.output
     assert "at least 22 are needed" in result.output
@@ -634,24 +711,46 @@ def test_cli_jax_runtime_error(tmp_path, monkeypatch, transform):
 
 def test_train_eval_overlap_everything(tmp_path):
     paths = write_pair(tmp_path, [record("a"), record("b")], [record("b"), record("a")])
-    with pytest.warns(DataWarning), raises(DataError, "every one of the 2 evaluation queries also appears in the training file"):
+    with (
+        pytest.warns(DataWarning),
+        raises(DataError, "every one of the 2 evaluation queries also appears in the training file"),
+    ):
         load_data(RunConfig(drop_overlap=True, **paths))
 
 
 def test_cli_split_rows_error(tmp_path):
     split = [record("a", m2=None), record("b"), record("a", m1=None)]
     paths = write_pair(tmp_path, [record("x"), record("y")], split)
-    result = invoke([
-        "run", "--out", str(tmp_path / "out"), "--train", paths["train"], "--train-features", paths["train_features"],
-        "--eval", paths["eval"], "--eval-features", paths["eval_features"], "--split-rows", "error",
-    ])
+    result = invoke(
+        [
+            "run",
+            "--out",
+            str(tmp_path / "out"),
+            "--train",
+            paths["train"],
+            "--train-features",
+            paths["train_features"],
+            "--eval",
+            paths["eval"],
+            "--eval-features",
+            paths["eval_features"],
+            "--split-rows",
+            "error",
+        ]
+    )
     assert result.exit_code == 1
-    assert "queries split over several rows that each score only some models: 1 (ids: eval.json:0, eval.json:2)" in result.output
+    assert (
+        "queries split over several rows that each score only some models: 1 (ids: eval.json:0, eval.json:2)"
+        in result.output
+    )
 
 
 def test_nothing_left_after_cleaning(tmp_path):
     path = write_routerdc(tmp_path / "d.json", [record("a", m2=None), record("b", m1=None)])
-    with pytest.warns(DataWarning, match="2 correctness cells missing in 2 queries"), raises(DataError, "no queries are left after cleaning"):
+    with (
+        pytest.warns(DataWarning, match="2 correctness cells missing in 2 queries"),
+        raises(DataError, "no queries are left after cleaning"),
+    ):
         load_dataset(path)
 
 
@@ -663,7 +762,9 @@ def test_wsr_losses_checked():
 
 
 def test_cal_fraction_leaves_no_query():
-    with raises(ValueError, "cal_fraction 0.01 leaves no calibration or no test query among 20 evaluation queries"):
+    with raises(
+        ValueError, "cal_fraction 0.01 leaves no calibration or no test query among 20 evaluation queries"
+    ):
         check_calibration_size(RunConfig(cal_fraction=0.01), 20)
     with raises(ValueError, "calibration is infeasible: 10 calibration queries (cal_fraction 0.5 of 20)"):
         check_calibration_size(RunConfig(), 20)

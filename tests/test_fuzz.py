@@ -40,6 +40,7 @@ BASE = settings(deadline=None, derandomize=True, database=None, suppress_health_
 def fuzz(examples: int) -> settings:
     return settings(BASE, max_examples=examples)
 
+
 SIZES = [1, 2, 5, 17]
 MODEL_COUNTS = [1, 2, 4]
 NULL_OPTIONS = ["one-minus-max", "product", "always", "learned"]
@@ -74,8 +75,12 @@ def nonconformity(probs, null_head, null, score):
 
 
 @fuzz(150)
-@given(router=routers(), null=st.sampled_from(NULL_OPTIONS), score=st.sampled_from(SCORES),
-       lams=st.lists(st.floats(-1.5, 1.5, width=32), min_size=2, max_size=2))
+@given(
+    router=routers(),
+    null=st.sampled_from(NULL_OPTIONS),
+    score=st.sampled_from(SCORES),
+    lams=st.lists(st.floats(-1.5, 1.5, width=32), min_size=2, max_size=2),
+)
 def test_sets_nested_and_loss_monotone(router, null, score, lams):
     probs, null_head, correct = router
     scores = nonconformity(probs, null_head, null, score)
@@ -108,9 +113,14 @@ def brute_force_lambda(cover: np.ndarray, rule: str, alpha: float, delta: float)
 
 
 @fuzz(250)
-@given(router=routers(), null=st.sampled_from(NULL_OPTIONS), score=st.sampled_from(SCORES),
-       rule=st.sampled_from(bounds.COUNT_BASED_RULES), alpha=st.sampled_from([0.05, 0.1, 0.3, 0.7]),
-       delta=st.sampled_from([0.05, 0.2, 0.6]))
+@given(
+    router=routers(),
+    null=st.sampled_from(NULL_OPTIONS),
+    score=st.sampled_from(SCORES),
+    rule=st.sampled_from(bounds.COUNT_BASED_RULES),
+    alpha=st.sampled_from([0.05, 0.1, 0.3, 0.7]),
+    delta=st.sampled_from([0.05, 0.2, 0.6]),
+)
 def test_lambda_equals_brute_force(router, null, score, rule, alpha, delta):
     probs, null_head, correct = router
     scores = nonconformity(probs, null_head, null, score)
@@ -128,8 +138,12 @@ def test_lambda_equals_brute_force(router, null, score, rule, alpha, delta):
 
 
 @fuzz(150)
-@given(n=st.integers(1, 400), k=st.integers(0, 400), rule=st.sampled_from(bounds.CONFIDENCE_BOUNDS),
-       delta=st.floats(0.01, 0.99))
+@given(
+    n=st.integers(1, 400),
+    k=st.integers(0, 400),
+    rule=st.sampled_from(bounds.CONFIDENCE_BOUNDS),
+    delta=st.floats(0.01, 0.99),
+)
 def test_bound_monotone(n, k, rule, delta):
     k = min(k, n)
     ucb = bounds.upper_confidence_bound(rule, k, n, delta)
@@ -141,8 +155,12 @@ def test_bound_monotone(n, k, rule, delta):
 
 
 @fuzz(150)
-@given(n=st.integers(1, 300), rule=st.sampled_from(bounds.COUNT_BASED_RULES),
-       alpha=st.floats(0.01, 0.9), delta=st.floats(0.01, 0.9))
+@given(
+    n=st.integers(1, 300),
+    rule=st.sampled_from(bounds.COUNT_BASED_RULES),
+    alpha=st.floats(0.01, 0.9),
+    delta=st.floats(0.01, 0.9),
+)
 def test_admissible_count_monotone(n, rule, alpha, delta):
     k_star = bounds.admissible_error_count(rule, n, alpha, delta)
     assert -1 <= k_star <= n
@@ -159,8 +177,10 @@ def test_admissible_count_monotone(n, rule, alpha, delta):
 # --- loaders ---------------------------------------------------------------------------------------
 
 prompts = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r") | st.sampled_from([",", '"', "\n", "'", ";"]),
-    min_size=1, max_size=30,
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r")
+    | st.sampled_from([",", '"', "\n", "'", ";"]),
+    min_size=1,
+    max_size=30,
 )
 cells = st.one_of(st.none(), st.sampled_from([0.0, 1.0]), st.floats(0, 1))
 
@@ -171,9 +191,15 @@ def tables(draw):
     n = draw(st.integers(1, 6))
     k = draw(st.integers(1, 3))
     texts = draw(st.lists(prompts, min_size=n, max_size=n, unique=True))
-    names = draw(st.lists(st.text("abcXYZ-_./0123456789 ", min_size=1, max_size=12), min_size=k, max_size=k, unique=True))
+    names = draw(
+        st.lists(
+            st.text("abcXYZ-_./0123456789 ", min_size=1, max_size=12), min_size=k, max_size=k, unique=True
+        )
+    )
     names = [name for name in names if name.strip() and "|" not in name]
-    if not names or any(name in ("sample_id", "prompt", "eval_name", "oracle_model_to_route_to") for name in names):
+    if not names or any(
+        name in ("sample_id", "prompt", "eval_name", "oracle_model_to_route_to") for name in names
+    ):
         names = [f"model{j}" for j in range(k)]
     scores = np.array(draw(st.lists(cells, min_size=n * len(names), max_size=n * len(names))), dtype=object)
     return texts, names, scores.reshape(n, len(names))
@@ -213,7 +239,11 @@ def test_loader_round_trip(tmp_path_factory, table, fmt):
 
 
 @fuzz(100)
-@given(table=tables(), pieces=st.lists(st.integers(0, 2), min_size=18, max_size=18), order=st.randoms(use_true_random=False))
+@given(
+    table=tables(),
+    pieces=st.lists(st.integers(0, 2), min_size=18, max_size=18),
+    order=st.randoms(use_true_random=False),
+)
 def test_split_rows_merge_round_trip(tmp_path_factory, table, pieces, order):
     """Cutting each query's scores over up to three rows and shuffling them merges back to the original."""
     texts, names, scores = table
@@ -247,9 +277,32 @@ def test_split_rows_merge_round_trip(tmp_path_factory, table, pieces, order):
 garbage = st.one_of(
     st.binary(max_size=200),
     st.text(max_size=200).map(str.encode),
-    st.lists(st.sampled_from(['"', ",", "\n", "[", "]", "{", "}", ":", "null", "NaN", "1e999", "-1", "0.5",
-                              '"question"', '"scores"', '"m"', "sample_id", "prompt", "m1"]), max_size=40)
-    .map(lambda parts: "".join(parts).encode()),
+    st.lists(
+        st.sampled_from(
+            [
+                '"',
+                ",",
+                "\n",
+                "[",
+                "]",
+                "{",
+                "}",
+                ":",
+                "null",
+                "NaN",
+                "1e999",
+                "-1",
+                "0.5",
+                '"question"',
+                '"scores"',
+                '"m"',
+                "sample_id",
+                "prompt",
+                "m1",
+            ]
+        ),
+        max_size=40,
+    ).map(lambda parts: "".join(parts).encode()),
 )
 
 

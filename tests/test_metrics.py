@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from racer_jax._src.data import RoutingDataset
-from racer_jax._src.metrics import AnswerInputs, add_answer_metrics, answer_metrics_over_trials, trial_answer_metrics
+from racer_jax._src.metrics import (
+    AnswerInputs,
+    add_answer_metrics,
+    answer_metrics_over_trials,
+    trial_answer_metrics,
+)
 from racer_jax._src.study import calibration_mask, simulate_trials, trial_key
 
 A, B, C, D = 0, 1, 2, 3

@@ -29,10 +29,11 @@ def execute(name: str) -> list[str]:
 
 
 def test_quickstart_runs(monkeypatch):
-    monkeypatch.setenv("RACER_NOTEBOOK_QUERIES", "600")
+    monkeypatch.setenv("RACER_NOTEBOOK_QUERIES", "400")
     monkeypatch.setenv("RACER_NOTEBOOK_TRIALS", "3")
+    monkeypatch.setenv("RACER_NOTEBOOK_EPOCHS", "10")
     text = "".join(execute("quickstart"))
-    assert "300 training and 600 evaluation queries, 7 models" in text
+    assert "200 training and 400 evaluation queries, 7 models" in text
     assert "3 trials: mean test risk" in text
     assert "majority vote over the set" in text
 

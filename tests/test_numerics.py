@@ -43,7 +43,9 @@ def router_problem(seed: int, n: int = 400, k: int = 5):
 @pytest.mark.parametrize("delta", [0.01, 0.1, 0.5])
 def test_binomial_bound_equals_clopper_pearson(n, k, delta):
     expected = 1.0 if k == n else stats.beta.ppf(1.0 - delta, k + 1, n - k)
-    assert bounds.upper_confidence_bound("binomial", k, n, delta) == pytest.approx(expected, rel=1e-10, abs=1e-14)
+    assert bounds.upper_confidence_bound("binomial", k, n, delta) == pytest.approx(
+        expected, rel=1e-10, abs=1e-14
+    )
 
 
 @pytest.mark.parametrize("n, k", [(10, 3), (100, 7), (1000, 95)])
@@ -122,8 +124,12 @@ def test_low_precision_sets_keep_risk_count(dtype):
 def test_low_precision_rounding_creates_ties():
     """bfloat16 keeps 8 significant bits, so distinct float32 scores collapse into ties; λ̂ stays exact."""
     probs, correct = router_problem(2, n=2000)
-    cover32 = cover_scores(nonconformity_scores(augment_scores(jnp.asarray(probs, jnp.float32)), "gap"), correct)
-    cover16 = cover_scores(nonconformity_scores(augment_scores(jnp.asarray(probs, jnp.bfloat16)), "gap"), correct)
+    cover32 = cover_scores(
+        nonconformity_scores(augment_scores(jnp.asarray(probs, jnp.float32)), "gap"), correct
+    )
+    cover16 = cover_scores(
+        nonconformity_scores(augment_scores(jnp.asarray(probs, jnp.bfloat16)), "gap"), correct
+    )
     assert np.unique(np.asarray(cover16)).size < np.unique(np.asarray(cover32)).size
     cal = calibrate(cover16, alpha=0.1, delta=0.1, rule="binomial")
     errors = int((np.asarray(cover16).astype(np.float64) > float(cal.lambda_hat)).sum())

@@ -78,7 +78,9 @@ def comparable(summary: dict) -> dict:
 def test_killed_run_resumes_to_same_summary(tmp_path):
     killed, reference = tmp_path / "killed", tmp_path / "reference"
     env = compile_cache_env(tmp_path / "jax-cache")
-    uninterrupted = subprocess.run([RACER, *RUN_ARGS, "--out", str(reference)], capture_output=True, text=True, env=env, check=False)
+    uninterrupted = subprocess.run(
+        [RACER, *RUN_ARGS, "--out", str(reference)], capture_output=True, text=True, env=env, check=False
+    )
     assert uninterrupted.returncode == 0, uninterrupted.stderr
     with open(tmp_path / "killed.log", "w") as log:
         written = kill_after_first_trials(killed, log, env)
@@ -89,7 +91,13 @@ def test_killed_run_resumes_to_same_summary(tmp_path):
     with open(killed / TRIALS_FILE, "a") as handle:
         handle.write(f'{{"trial": {written}, "risk": 0.0')
 
-    resumed = subprocess.run([RACER, *RUN_ARGS, "--out", str(killed), "--resume"], capture_output=True, text=True, env=env, check=False)
+    resumed = subprocess.run(
+        [RACER, *RUN_ARGS, "--out", str(killed), "--resume"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert resumed.returncode == 0, resumed.stderr
 
     got = json.loads((killed / "summary.json").read_text())
@@ -128,7 +136,7 @@ def test_finished_trials_skip_cut_line(tmp_path):
         ([trial_line(0), "not json\n"], "line 2 is not a JSON trial record"),
         ([trial_line(0), '{"trial": 1}\n'], "line 2 lacks"),
         ([trial_line(1)], "does not list trials 0, 1, 2"),
-        ([trial_line(t) for t in range(6)], "holds 6 trials but the run asks for 5"),
+        ([trial_line(t) for t in range(6)], "contains 6 trials but the run requests 5"),
     ],
 )
 def test_finished_trials_reject_damage(tmp_path, lines, message):
@@ -139,7 +147,9 @@ def test_finished_trials_reject_damage(tmp_path, lines, message):
 
 def test_resume_rejects_changed_settings(tmp_path):
     write_run_folder(tmp_path / "run", RunConfig(trials=5), [trial_line(0)])
-    result = CliRunner().invoke(main, ["run", "--trials", "5", "--alpha", "0.2", "--out", str(tmp_path / "run"), "--resume"])
+    result = CliRunner().invoke(
+        main, ["run", "--trials", "5", "--alpha", "0.2", "--out", str(tmp_path / "run"), "--resume"]
+    )
     assert result.exit_code == 1
     assert "settings differ from the interrupted run (alpha: 0.1 -> 0.2)" in result.output
     assert "Traceback" not in result.output
@@ -173,7 +183,12 @@ def test_new_run_clears_stale_results(tmp_path):
         np.save(tmp_path / f"{name}.npy", np.ones((20, 3), dtype=np.float32))
     args = ["run", "--out", str(folder), "--trials", "5"]
     for name in ("train", "eval"):
-        args += [f"--{name}", str(tmp_path / f"{name}.json"), f"--{name}-features", str(tmp_path / f"{name}.npy")]
+        args += [
+            f"--{name}",
+            str(tmp_path / f"{name}.json"),
+            f"--{name}-features",
+            str(tmp_path / f"{name}.npy"),
+        ]
     result = CliRunner().invoke(main, args)
     # Twenty evaluation queries are too few to calibrate, so the run stops after the setup.
     assert result.exit_code == 1

@@ -207,8 +207,10 @@ def format_table(runs: list[dict[str, Any]]) -> str:
     lines = [
         "## Risk and set size",
         "",
-        "| run | data | router | score | null | bound | α | trials | risk (mean ± std) | trials with risk > α "
-        "| set size | calls saved | abstention |",
+        (
+            "| run | data | router | score | null | bound | α | trials | risk (mean ± std) | trials with risk > α "
+            "| set size | calls saved | abstention |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
@@ -226,8 +228,10 @@ def format_table(runs: list[dict[str, Any]]) -> str:
             "",
             "## Answers (parsed responses; accuracy over all test queries, abstentions count as wrong)",
             "",
-            "| run | data | score | majority | weighted | selective (majority) | coverage | full ensemble | top-1 "
-            "| best single | gain vs ensemble (majority / weighted) | gain vs top-1 (majority / weighted) |",
+            (
+                "| run | data | score | majority | weighted | selective (majority) | coverage | full ensemble | top-1 "
+                "| best single | gain vs ensemble (majority / weighted) | gain vs top-1 (majority / weighted) |"
+            ),
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for run in voting:
@@ -247,8 +251,10 @@ def format_table(runs: list[dict[str, Any]]) -> str:
             "",
             "## Correctness only (no answers stored, so no vote accuracy)",
             "",
-            "| run | data | score | oracle accuracy (some member correct) | top-router-score member accuracy "
-            "| top-1 routing | best single | all-K oracle accuracy | coverage |",
+            (
+                "| run | data | score | oracle accuracy (some member correct) | top-router-score member accuracy "
+                "| top-1 routing | best single | all-K oracle accuracy | coverage |"
+            ),
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for run in oracle:
@@ -268,8 +274,10 @@ def format_table(runs: list[dict[str, Any]]) -> str:
             "",
             "## Cost (US dollars per test query)",
             "",
-            "| run | data | score | RACER set | full ensemble | top-1 | best single | saved vs ensemble "
-            "| ratio vs top-1 | ratio vs best single |",
+            (
+                "| run | data | score | RACER set | full ensemble | top-1 | best single | saved vs ensemble "
+                "| ratio vs top-1 | ratio vs best single |"
+            ),
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for run in costed:

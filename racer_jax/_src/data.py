@@ -29,7 +29,8 @@ import os
 import sys
 import warnings
 from collections import Counter
-from typing import Callable, Literal, Sequence, get_args
+from collections.abc import Callable, Sequence
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -78,7 +79,9 @@ class RoutingDataset:
 
     def __post_init__(self):
         if np.ndim(self.scores) != 2:
-            raise DataError(f"{self.source}: scores must have shape (queries, models); got shape {np.shape(self.scores)}")
+            raise DataError(
+                f"{self.source}: scores must have shape (queries, models); got shape {np.shape(self.scores)}"
+            )
         n, k = self.scores.shape
         if self.correct.shape != (n, k):
             raise DataError(f"{self.source}: correct has shape {self.correct.shape}, expected {(n, k)}")
@@ -102,12 +105,12 @@ class RoutingDataset:
     def num_models(self) -> int:
         return self.scores.shape[1]
 
-    def subset(self, rows: np.ndarray | Sequence[int]) -> "RoutingDataset":
+    def subset(self, rows: np.ndarray | Sequence[int]) -> RoutingDataset:
         """The same dataset restricted to ``rows`` (indices or a boolean mask)."""
         rows = np.asarray(rows)
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
-        pick = lambda a: None if a is None else a[rows]  # noqa: E731
+        pick = lambda a: None if a is None else a[rows]
         return dataclasses.replace(
             self,
             ids=tuple(self.ids[i] for i in rows),
@@ -119,7 +122,7 @@ class RoutingDataset:
             responses=pick(self.responses),
         )
 
-    def select_models(self, names: Sequence[str]) -> "RoutingDataset":
+    def select_models(self, names: Sequence[str]) -> RoutingDataset:
         """Reorder (or restrict) the model columns to ``names``, matching by name."""
         names = tuple(names)
         missing = [m for m in names if m not in self.model_names]
@@ -129,7 +132,7 @@ class RoutingDataset:
                 f"{list(self.model_names)}. Use files that score the same models."
             )
         cols = np.array([self.model_names.index(m) for m in names], dtype=int)
-        pick = lambda a: None if a is None else a[:, cols]  # noqa: E731
+        pick = lambda a: None if a is None else a[:, cols]
         return dataclasses.replace(
             self,
             model_names=names,
@@ -139,7 +142,7 @@ class RoutingDataset:
             responses=pick(self.responses),
         )
 
-    def with_features(self, features: np.ndarray, origin: str | None = None) -> "RoutingDataset":
+    def with_features(self, features: np.ndarray, origin: str | None = None) -> RoutingDataset:
         """Attach query features, checking that there is exactly one row per query.
 
         ``origin`` names the feature file in error messages.
@@ -148,7 +151,9 @@ class RoutingDataset:
         return dataclasses.replace(self, features=features)
 
 
-def validate_features(features: np.ndarray, num_queries: int, source: str, origin: str | None = None) -> np.ndarray:
+def validate_features(
+    features: np.ndarray, num_queries: int, source: str, origin: str | None = None
+) -> np.ndarray:
     """Return ``features`` as finite float32 ``(n, d)`` or raise naming the problem.
 
     ``source`` names the data file and ``origin``, when given, the feature file.
@@ -156,7 +161,9 @@ def validate_features(features: np.ndarray, num_queries: int, source: str, origi
     label = source if origin is None else f"{source} (from {origin})"
     features = np.asarray(features)
     if features.ndim != 2:
-        raise DataError(f"features for {label} must be a 2-D array (queries, dims); got shape {features.shape}")
+        raise DataError(
+            f"features for {label} must be a 2-D array (queries, dims); got shape {features.shape}"
+        )
     if features.shape[0] != num_queries:
         raise DataError(
             f"features for {label} have {features.shape[0]} rows but the file has "
@@ -224,7 +231,9 @@ def load_routerdc(path: str | os.PathLike) -> RoutingDataset:
     try:
         records = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataError(f"{path}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+        raise DataError(
+            f"{path}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+        ) from None
     except RecursionError:
         raise DataError(f"{path}: malformed JSON: nested too deeply to be a RouterDC file") from None
     if not isinstance(records, list):
@@ -234,7 +243,11 @@ def load_routerdc(path: str | os.PathLike) -> RoutingDataset:
 
     model_names: list[str] = []
     for i, record in enumerate(records):
-        if not isinstance(record, dict) or "question" not in record or not isinstance(record.get("scores"), dict):
+        if (
+            not isinstance(record, dict)
+            or "question" not in record
+            or not isinstance(record.get("scores"), dict)
+        ):
             raise DataError(f"{path}: record {i} lacks 'question' or a 'scores' object")
         if not isinstance(record["question"], str):
             raise DataError(
@@ -348,15 +361,23 @@ def load_routerbench(path: str | os.PathLike) -> RoutingDataset:
     )
     costs = None
     if all(m in cost_cols for m in model_names):
-        costs = np.stack([column_values(cost_cols[m], f"cost of {m!r}", cost_problem) for m in model_names], axis=1)
+        costs = np.stack(
+            [column_values(cost_cols[m], f"cost of {m!r}", cost_problem) for m in model_names], axis=1
+        )
     responses = None
     if all(m in response_cols for m in model_names):
         responses = np.array([[row[response_cols[m]] for m in model_names] for row in rows], dtype=object)
     ids = tuple(row[header.index("sample_id")] for row in rows)
     texts = tuple(row[header.index("prompt")] for row in rows)
     return RoutingDataset(
-        ids, texts, tuple(model_names), scores, _binarise(scores, 0.0),
-        costs=costs, responses=responses, source=path,
+        ids,
+        texts,
+        tuple(model_names),
+        scores,
+        _binarise(scores, 0.0),
+        costs=costs,
+        responses=responses,
+        source=path,
     )
 
 
@@ -371,7 +392,9 @@ def _read_text(path: str) -> str:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line} is not valid UTF-8 ({err.reason}); save the file as UTF-8") from None
+        raise DataError(
+            f"{path}: line {line} is not valid UTF-8 ({err.reason}); save the file as UTF-8"
+        ) from None
     if not text.strip():
         raise DataError(f"{path}: the file is empty")
     return text
@@ -454,7 +477,8 @@ def merge_split_rows(
         f"{data.source}: queries split over several rows that each score only some models: {len(groups)} "
         f"({sum(map(len, groups))} rows, ids: {_describe_groups(data, groups)}); merged each into one row. "
         "Pass split_rows='error' to reject such files",
-        DataWarning, stacklevel=3,
+        DataWarning,
+        stacklevel=3,
     )
     return merged.subset(keep)
 
@@ -490,7 +514,11 @@ def load_dataset(
     check_option("missing policy", missing, MISSING_POLICIES)
     check_option("duplicate policy", duplicates, DUPLICATE_POLICIES)
     check_option("split-row policy", split_rows, SPLIT_ROW_POLICIES)
-    if isinstance(correct_above, bool) or not isinstance(correct_above, (int, float)) or not math.isfinite(correct_above):
+    if (
+        isinstance(correct_above, bool)
+        or not isinstance(correct_above, (int, float))
+        or not math.isfinite(correct_above)
+    ):
         raise DataError(f"correct_above must be a finite number such as 0.0 or 0.5; got {correct_above!r}")
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
@@ -501,7 +529,9 @@ def load_dataset(
         data = load_routerbench(path)
         split_key = "ids"
     else:
-        raise DataError(f"{path}: unknown data format {ext!r}; expected a RouterDC .json or a RouterBench .csv")
+        raise DataError(
+            f"{path}: unknown data format {ext!r}; expected a RouterDC .json or a RouterBench .csv"
+        )
     data = dataclasses.replace(data, correct=_binarise(data.scores, correct_above))
 
     if features is not None:
@@ -523,7 +553,11 @@ def load_dataset(
                 "the cells as wrong (racer run --missing)"
             )
         action = "dropped those queries" if missing == "drop" else "counted them as wrong"
-        warnings.warn(f"{path}: {cells} correctness cells missing in {count} queries; {action}", DataWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: {cells} correctness cells missing in {count} queries; {action}",
+            DataWarning,
+            stacklevel=2,
+        )
         if missing == "drop":
             data = data.subset(~incomplete)
 
@@ -542,7 +576,8 @@ def load_dataset(
         else:
             warnings.warn(
                 f"{path}: {repeated} queries repeat an earlier query's text; pass duplicates='drop' to remove them",
-                DataWarning, stacklevel=2,
+                DataWarning,
+                stacklevel=2,
             )
     if data.num_queries == 0:
         raise DataError(f"{path}: no queries are left after cleaning")

@@ -146,7 +146,7 @@ def check_calibration_size(config: RunConfig, num_eval: int) -> None:
     """Raise ``ValueError`` before any training when the split cannot certify ``alpha``.
 
     With too few calibration queries every trial would fall back to the all-inclusive
-    threshold, so ``racer run`` stops and says how many are needed; the library
+    threshold, so ``racer run`` stops and states how many are needed. The library
     functions :func:`calibrate` and :func:`simulate_trials` only warn.
     """
     n_cal = int(math.floor(config.cal_fraction * num_eval))
@@ -225,7 +225,10 @@ def _read_finished_trials(path: str, config_record: dict) -> tuple[list[dict], i
     if [row["trial"] for row in rows] != list(range(len(rows))):
         raise ValueError(f"cannot resume: {path} does not list trials 0, 1, 2, ... in order; start a new run")
     if len(rows) > config_record["trials"]:
-        raise ValueError(f"cannot resume: {path} holds {len(rows)} trials but the run asks for {config_record['trials']}")
+        raise ValueError(
+            f"cannot resume: {path} contains {len(rows)} trials but the run requests {config_record['trials']}; "
+            "start a new run"
+        )
     return rows, length
 
 

@@ -54,7 +54,7 @@ _COUNT_BLOCK = 64
 # Name of the mesh axis that the trials of a chunk are split over.
 _TRIAL_AXIS = "trials"
 # Queries per tile when the test metrics are counted.
-_METRIC_TILE = 128
+_METRIC_TILE = 64
 
 
 class TrialMetrics(NamedTuple):
@@ -171,37 +171,41 @@ def calibration_mask(key: PRNGKeyArray, n: int, n_cal: int) -> Bool[Array, " n"]
     return _one_calibration_mask(key, n, n_cal)
 
 
-def _calibration_position(sorted_masks: Bool[Array, "n T"], error_count: int) -> Array:
+def _calibration_position(
+    masks: Bool[Array, "n T"], order: Array, block_of_query: Array, error_count: int
+) -> Array:
     r"""Position, in descending cover order, of each trial's $(k^*+1)$-th calibration query.
 
-    That position is the number of places whose inclusive count of calibration queries is
-    at most $k^*$. The calibration queries are counted per block of :data:`_COUNT_BLOCK`
-    places. The blocks whose inclusive count is at most $k^*$ all precede the block that
-    contains the position, and a second count inside that one block finds the place. The
-    prefix sums run over block counts and over one block, never over all ``n`` places.
+    ``order`` lists the queries in descending cover order and ``block_of_query[j]`` is
+    the block of :data:`_COUNT_BLOCK` places that query ``j`` falls in. The position is
+    the number of places whose inclusive count of calibration queries is at most $k^*$.
+    The blocks whose inclusive count is at most $k^*$ all precede the block that contains
+    the position, and a second count inside that one block finds the place. The prefix
+    sums run over block counts and over one block, never over all ``n`` places.
     """
-    n, num_trials = sorted_masks.shape
-    full_blocks = n // _COUNT_BLOCK
-    counts = jnp.sum(
-        sorted_masks[: full_blocks * _COUNT_BLOCK].reshape(full_blocks, _COUNT_BLOCK, num_trials),
-        axis=1,
-        dtype=jnp.int32,
-    )
-    if n % _COUNT_BLOCK:
-        tail = jnp.sum(sorted_masks[full_blocks * _COUNT_BLOCK :], axis=0, dtype=jnp.int32)
-        counts = jnp.concatenate([counts, tail[None]])
+    n, num_trials = masks.shape
+    num_blocks = -(-n // _COUNT_BLOCK)
+    # A block count is at most _COUNT_BLOCK = 64, so int8 holds it, and the narrow type
+    # makes this segment sum several times faster than in int32 on CPU.
+    counts = jax.ops.segment_sum(masks.astype(jnp.int8), block_of_query, num_segments=num_blocks)
+    counts = counts.astype(jnp.int32)
     preceding = jnp.cumsum(counts, axis=0) <= error_count
     block_index = jnp.sum(preceding, axis=0, dtype=jnp.int32)
     before = jnp.sum(jnp.where(preceding, counts, 0), axis=0)
 
-    rows = block_index[None, :] * _COUNT_BLOCK + jnp.arange(_COUNT_BLOCK)[:, None]
-    block = sorted_masks[jnp.minimum(rows, n - 1), jnp.arange(num_trials)[None, :]] & (rows < n)
+    places = block_index[None, :] * _COUNT_BLOCK + jnp.arange(_COUNT_BLOCK)[:, None]
+    queries = order[jnp.minimum(places, n - 1)]
+    block = masks[queries, jnp.arange(num_trials)[None, :]] & (places < n)
     inner_prefix = before[None, :] + jnp.cumsum(block, axis=0, dtype=jnp.int32)
     return block_index * _COUNT_BLOCK + jnp.sum(inner_prefix <= error_count, axis=0, dtype=jnp.int32)
 
 
 class _QueryData(NamedTuple):
-    """Per-query inputs of the metrics: model scores ``(n, K)``, cover, and the two smallest model scores."""
+    """Per-query inputs of the metrics: model scores ``(n, K)``, cover, and the two smallest model scores.
+
+    Either the values themselves or, for count-based rules, their ranks among the sorted
+    cover scores (see :func:`_query_data`).
+    """
 
     model_scores: Array
     cover: Array
@@ -209,29 +213,56 @@ class _QueryData(NamedTuple):
     second_smallest: Array
 
 
-def _query_data(scores: np.ndarray, cover: np.ndarray) -> _QueryData:
-    """Per-query arrays of the metrics, prepared once per study in NumPy."""
+def _query_data(scores: np.ndarray, cover: np.ndarray, sorted_cover: np.ndarray | None = None) -> _QueryData:
+    r"""Prepare the per-query arrays of the metrics once per study, in NumPy.
+
+    Given the cover scores sorted in descending order $v_0 \ge v_1 \ge \dots$, every value
+    $s$ is replaced by its rank $G(s) = \#\{q : v_q \ge s\}$. Then $s \le v_p$ exactly when
+    $p < G(s)$, so a threshold $\hat\lambda = v_p$ is compared as the integer $p$. The
+    ranks fit int16 when $n < 2^{15}$, which doubles the lanes of each vector comparison.
+    """
     model_scores = scores[:, :NULL_INDEX]
     ascending = np.sort(model_scores, axis=1)
     second = ascending[:, 1] if model_scores.shape[1] > 1 else np.full_like(cover, np.inf)
-    return _QueryData(model_scores, cover, ascending[:, 0], second)
+    values = _QueryData(model_scores, cover, ascending[:, 0], second)
+    if sorted_cover is None:
+        return values
+    rank_dtype = np.int16 if cover.shape[0] < 2**15 else np.int32
+    return _QueryData(
+        *(np.searchsorted(-sorted_cover, -value, side="right").astype(rank_dtype) for value in values)
+    )
 
 
 def _test_counts(
-    masks: Bool[Array, "n T"], data: _QueryData, lam: Float[Array, " T"]
+    masks: Bool[Array, "n T"], data: _QueryData, threshold: Array, ranked: bool
 ) -> tuple[Array, Array, Array, Array]:
-    r"""Per-trial counts over the test queries at $\lambda = $ ``lam``.
+    r"""Per-trial counts over the test queries at the threshold $\lambda$.
 
     Returns the number of misrouted test queries ($c(x) > \lambda$), the number of models
     in their sets ($\sum_x |C_\lambda(x) \cap M|$), and the numbers of empty sets
     (smallest model score above $\lambda$) and of singletons (smallest at most
-    $\lambda$, second smallest above). The queries are visited in tiles of
-    :data:`_METRIC_TILE` rows: XLA on CPU writes a full ``(n, T)`` intermediate for every
-    reduction over all rows, which costs more than the comparisons themselves.
+    $\lambda$, second smallest above). ``threshold`` ``(T,)`` is $\lambda$ itself, or,
+    when ``ranked``, its position $p$ in descending cover order, with ``data`` holding ranks.
+
+    The queries are visited in tiles of :data:`_METRIC_TILE` rows because XLA on CPU
+    writes a full ``(n, T)`` intermediate for every reduction over all rows, which costs
+    more than the comparisons themselves.
     """
     n, num_trials = masks.shape
+    num_models = data.model_scores.shape[1]
     tile = min(_METRIC_TILE, n)
     num_tiles = -(-n // tile)
+    if ranked:
+        def within(values):
+            return threshold[None, :] < values[:, None]
+
+        # A tile's counts are at most tile * K; int16 partial sums keep the vectors narrow.
+        partial_dtype = jnp.int16 if tile * num_models < 2**15 else jnp.int32
+    else:
+        def within(values):
+            return values[:, None] <= threshold[None, :]
+
+        partial_dtype = jnp.int32
 
     def add_tile(index, totals):
         # The last tile is shifted back to end at row n; rows that an earlier tile
@@ -243,20 +274,19 @@ def _test_counts(
             return jax.lax.dynamic_slice_in_dim(values, start, tile)
 
         test = ~take(masks) & (rows >= index * tile)[:, None]
-        threshold = lam[None, :]
         model_scores = take(data.model_scores)
-        sizes = sum(
-            (model_scores[:, model, None] <= threshold).astype(jnp.int32)
-            for model in range(model_scores.shape[1])
-        )
-        smallest = take(data.smallest)[:, None]
+        sizes = sum(within(model_scores[:, model]).astype(partial_dtype) for model in range(num_models))
+        smallest_within = within(take(data.smallest))
         tile_counts = (
-            test & (take(data.cover)[:, None] > threshold),
+            test & ~within(take(data.cover)),
             jnp.where(test, sizes, 0),
-            test & (smallest > threshold),
-            test & (smallest <= threshold) & (take(data.second_smallest)[:, None] > threshold),
+            test & ~smallest_within,
+            test & smallest_within & ~within(take(data.second_smallest)),
         )
-        return tuple(total + jnp.sum(count, axis=0, dtype=jnp.int32) for total, count in zip(totals, tile_counts))
+        return tuple(
+            total + jnp.sum(count, axis=0, dtype=partial_dtype).astype(jnp.int32)
+            for total, count in zip(totals, tile_counts)
+        )
 
     zeros = jnp.zeros((num_trials,), jnp.int32)
     return jax.lax.fori_loop(0, num_tiles, add_tile, (zeros,) * 4)
@@ -293,7 +323,7 @@ class _StudySetup(NamedTuple):
     mesh: Mesh
 
 
-def _chunk_on_device(setup: _StudySetup, first, key_data, data: _QueryData, order, sorted_cover):
+def _chunk_on_device(setup: _StudySetup, first, key_data, data: _QueryData, order, block_of_query, sorted_cover):
     """Counts and thresholds of this device's trials of the chunk that starts at trial ``first``."""
     device = jax.lax.axis_index(_TRIAL_AXIS)
     trials = first + device * setup.trials_per_device + jnp.arange(setup.trials_per_device)
@@ -304,11 +334,12 @@ def _chunk_on_device(setup: _StudySetup, first, key_data, data: _QueryData, orde
     if setup.rule == "wsr":
         lam = _wsr_thresholds(keys, masks, data.cover, setup.n_cal, setup.alpha, setup.delta)
     elif setup.fixed_lambda is not None:
-        lam = jnp.full((setup.trials_per_device,), setup.fixed_lambda, data.cover.dtype)
+        lam = jnp.full((setup.trials_per_device,), setup.fixed_lambda, sorted_cover.dtype)
     else:
-        position = _calibration_position(masks[order], setup.error_count)
-        lam = sorted_cover[position]
-    return (*_test_counts(masks, data, lam), lam)
+        position = _calibration_position(masks, order, block_of_query, setup.error_count)
+        counts = _test_counts(masks, data, position.astype(data.cover.dtype), ranked=True)
+        return (*counts, sorted_cover[position])
+    return (*_test_counts(masks, data, lam, ranked=False), lam)
 
 
 @functools.lru_cache(maxsize=8)
@@ -316,7 +347,7 @@ def _compile_chunk(setup: _StudySetup):
     on_device = jax.shard_map(
         functools.partial(_chunk_on_device, setup),
         mesh=setup.mesh,
-        in_specs=(PartitionSpec(),) * 5,
+        in_specs=(PartitionSpec(),) * 6,
         out_specs=(PartitionSpec(_TRIAL_AXIS),) * 5,
         check_vma=False,
     )
@@ -453,7 +484,12 @@ def simulate_trials(
     )
     run_chunk = _compile_chunk(setup)
     order = np.argsort(-cover, kind="stable").astype(np.int32)
-    data = (np.asarray(jax.random.key_data(key)), _query_data(scores, cover), order, cover[order])
+    block_of_query = np.empty(n, np.int32)
+    block_of_query[order] = np.arange(n, dtype=np.int32) // _COUNT_BLOCK
+    sorted_cover = cover[order]
+    ranked = rule != "wsr" and setup.fixed_lambda is None
+    query_data = _query_data(scores, cover, sorted_cover if ranked else None)
+    data = (np.asarray(jax.random.key_data(key)), query_data, order, block_of_query, sorted_cover)
     # NOTE: the multi-process path (several processes after jax.distributed.initialize)
     # has not been run; only one process with one or several devices is tested.
     data = jax.tree.map(functools.partial(_replicated, setup.mesh), data)

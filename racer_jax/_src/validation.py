@@ -41,7 +41,9 @@ def check_unit_interval(name: str, x: Array, fix: str) -> Array:
     host = np.asarray(x)
     bad = ~((host >= 0) & (host <= 1))
     if bad.any():
-        raise ValueError(f"{name} must lie in [0, 1] with no NaN, but {_first_bad(name, host, bad)} do not; {fix}")
+        raise ValueError(
+            f"{name} must lie in [0, 1] with no NaN, but {_first_bad(name, host, bad)} do not; {fix}"
+        )
     return x
 
 
@@ -52,7 +54,9 @@ def check_finite(name: str, x: Array, fix: str) -> Array:
     host = np.asarray(x)
     bad = ~np.isfinite(host)
     if bad.any():
-        raise ValueError(f"{name} must be finite, but {_first_bad(name, host, bad)} are NaN or infinite; {fix}")
+        raise ValueError(
+            f"{name} must be finite, but {_first_bad(name, host, bad)} are NaN or infinite; {fix}"
+        )
     return x
 
 
