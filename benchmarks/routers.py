@@ -49,36 +49,63 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=384, help="feature dimension (default 384)")
     parser.add_argument("--models", type=int, default=7, help="models besides the null head (default 7)")
     parser.add_argument("--epochs", type=int, default=30, help="extra epochs of the longer run (default 30)")
-    parser.add_argument("--score-queries", type=int, default=10_000, help="queries per scoring pass (default 10000)")
+    parser.add_argument(
+        "--score-queries", type=int, default=10_000, help="queries per scoring pass (default 10000)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="data and initialisation seed (default 0)")
     parser.add_argument("--output", help="JSON file to write the figures to")
     arguments = parser.parse_args()
     if arguments.epochs < 1:
         parser.error(f"--epochs must be at least 1; got {arguments.epochs}")
 
-    train = rj.make_synthetic(seed=arguments.seed, num_queries=arguments.queries,
-                              num_models=arguments.models, feature_dim=arguments.features).dataset
+    train = rj.make_synthetic(
+        seed=arguments.seed,
+        num_queries=arguments.queries,
+        num_models=arguments.models,
+        feature_dim=arguments.features,
+    ).dataset
     time_training(train.features, train.correct, 1, arguments.seed)
     short_run = time_training(train.features, train.correct, 2, arguments.seed)
     long_run = time_training(train.features, train.correct, 2 + arguments.epochs, arguments.seed)
     per_epoch = (long_run - short_run) / arguments.epochs
 
-    scoring = rj.make_synthetic(seed=arguments.seed + 1, num_queries=arguments.score_queries,
-                                num_models=arguments.models, feature_dim=arguments.features).dataset
+    scoring = rj.make_synthetic(
+        seed=arguments.seed + 1,
+        num_queries=arguments.score_queries,
+        num_models=arguments.models,
+        feature_dim=arguments.features,
+    ).dataset
     router = rj.MLPRouter(arguments.features, arguments.models, key=jax.random.key(arguments.seed))
     score_seconds = time_scoring(router, scoring.features, repeats=5)
 
     result = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
-                    "backend": jax.default_backend()},
-        "training": {"queries": arguments.queries, "features": arguments.features, "outputs": arguments.models + 1,
-                     "short_run_epochs": 2, "short_run_s": short_run, "long_run_epochs": 2 + arguments.epochs,
-                     "long_run_s": long_run, "s_per_epoch": per_epoch, "compile_and_setup_s": short_run - 2 * per_epoch},
-        "scoring": {"queries": arguments.score_queries, "s_per_pass": score_seconds,
-                    "ms_per_1k_queries": score_seconds / arguments.score_queries * 1e6},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "jax": jax.__version__,
+            "backend": jax.default_backend(),
+        },
+        "training": {
+            "queries": arguments.queries,
+            "features": arguments.features,
+            "outputs": arguments.models + 1,
+            "short_run_epochs": 2,
+            "short_run_s": short_run,
+            "long_run_epochs": 2 + arguments.epochs,
+            "long_run_s": long_run,
+            "s_per_epoch": per_epoch,
+            "compile_and_setup_s": short_run - 2 * per_epoch,
+        },
+        "scoring": {
+            "queries": arguments.score_queries,
+            "s_per_pass": score_seconds,
+            "ms_per_1k_queries": score_seconds / arguments.score_queries * 1e6,
+        },
     }
-    print(f"training {arguments.queries} x {arguments.features} -> {arguments.models + 1}: "
-          f"{per_epoch * 1e3:.1f} ms per epoch, {short_run - 2 * per_epoch:.2f} s compilation and setup")
+    print(
+        f"training {arguments.queries} x {arguments.features} -> {arguments.models + 1}: "
+        f"{per_epoch * 1e3:.1f} ms per epoch, {short_run - 2 * per_epoch:.2f} s compilation and setup"
+    )
     print(f"scoring: {result['scoring']['ms_per_1k_queries']:.3f} ms per 1,000 queries")
     if arguments.output:
         os.makedirs(os.path.dirname(os.path.abspath(arguments.output)), exist_ok=True)

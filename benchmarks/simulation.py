@@ -82,7 +82,9 @@ def metric_means(risk, set_size, abstention, singleton) -> dict[str, float]:
     """Means over trials, and the standard error of the mean risk."""
     return {
         "risk": float(np.mean(risk)),
-        "risk_standard_error": float(np.std(risk, ddof=1) / np.sqrt(len(risk))) if len(risk) > 1 else math.nan,
+        "risk_standard_error": float(np.std(risk, ddof=1) / np.sqrt(len(risk)))
+        if len(risk) > 1
+        else math.nan,
         "set_size": float(np.mean(set_size)),
         "abstention_rate": float(np.mean(abstention)),
         "singleton_rate": float(np.mean(singleton)),
@@ -90,12 +92,19 @@ def metric_means(risk, set_size, abstention, singleton) -> dict[str, float]:
 
 
 def time_racer(data, trials: int, n_cal: int, chunk_size: int, seed: int, repeats: int) -> dict:
-    """Time ``simulate_trials``: a first call on one chunk (compilation included), then ``repeats`` studies of ``trials``."""
+    """Time ``simulate_trials``: one chunk with compilation, then ``repeats`` studies of ``trials``."""
     # simulate_trials shrinks the chunk to the study's length; the warm-up calls must
     # compile the same chunk as the timed call.
     chunk_size = min(chunk_size, trials)
     key = jax.random.key(seed)
-    arguments = {"key": key, "n_cal": n_cal, "alpha": ALPHA, "delta": DELTA, "rule": RULE, "chunk_size": chunk_size}
+    arguments = {
+        "key": key,
+        "n_cal": n_cal,
+        "alpha": ALPHA,
+        "delta": DELTA,
+        "rule": RULE,
+        "chunk_size": chunk_size,
+    }
 
     started = time.perf_counter()
     rj.simulate_trials(data["scores"], data["cover"], trials=chunk_size, **arguments)
@@ -117,7 +126,9 @@ def time_racer(data, trials: int, n_cal: int, chunk_size: int, seed: int, repeat
         "compile_s": first_call - warm_chunk,
         "us_per_trial": min(runs),
         "us_per_trial_runs": runs,
-        "means": metric_means(metrics.risk, metrics.set_size, metrics.abstention_rate, metrics.singleton_rate),
+        "means": metric_means(
+            metrics.risk, metrics.set_size, metrics.abstention_rate, metrics.singleton_rate
+        ),
         "mean_lambda_hat": float(np.mean(metrics.lambda_hat)),
     }
 
@@ -158,23 +169,34 @@ def time_alternatives(data, trials: int, n_cal: int, seed: int) -> dict:
         lam = -jnp.sort(-jnp.where(mask, cover, -jnp.inf))[error_count]
         sizes = jnp.sum(scores[:, :-1] <= lam, axis=1)
         test = ~mask
-        return (jnp.sum(test & (cover > lam)), jnp.sum(jnp.where(test, sizes, 0)),
-                jnp.sum(test & (sizes == 0)), jnp.sum(test & (sizes == 1)), lam)
+        return (
+            jnp.sum(test & (cover > lam)),
+            jnp.sum(jnp.where(test, sizes, 0)),
+            jnp.sum(test & (sizes == 0)),
+            jnp.sum(test & (sizes == 1)),
+            lam,
+        )
 
     draw_numbers = jax.jit(jax.vmap(lambda key: jax.random.bits(key, (n,), jnp.uint32)))
     candidates = {
-        "split_only": (jax.jit(lambda keys_: _selection_sample(jax.vmap(_split_seeds)(keys_).T, n, n_cal)), keys),
+        "split_only": (
+            jax.jit(lambda keys_: _selection_sample(jax.vmap(_split_seeds)(keys_).T, n, n_cal)),
+            keys,
+        ),
         "threefry_numbers": (draw_numbers, keys),
         "rbg_numbers": (draw_numbers, generator_keys["rbg"]),
         "unsafe_rbg_numbers": (draw_numbers, generator_keys["unsafe_rbg"]),
         "per_trial_sort": (jax.jit(jax.vmap(sorted_trial)), keys),
     }
-    timings = {name: best_time_per_trial(function, argument, trials) for name, (function, argument) in candidates.items()}
+    timings = {
+        name: best_time_per_trial(function, argument, trials)
+        for name, (function, argument) in candidates.items()
+    }
     return {"trials": trials, **timings}
 
 
 def numpy_trial(scores, cover, n_cal, error_count, rng) -> tuple[float, float, float, float]:
-    """Run one trial in NumPy: a random permutation, then the $(k^*+1)$-th largest calibration cover as threshold."""
+    """Run one trial in NumPy: a permutation, then the $(k^*+1)$-th largest calibration cover."""
     n = cover.shape[0]
     permutation = rng.permutation(n)
     calibration, test = permutation[:n_cal], permutation[n_cal:]
@@ -199,7 +221,12 @@ def time_numpy(data, trials: int, n_cal: int, seed: int, repeats: int) -> dict:
         started = time.perf_counter()
         rows += [numpy_trial(data["scores"], data["cover"], n_cal, error_count, rng) for _ in range(trials)]
         runs.append((time.perf_counter() - started) / trials * 1e6)
-    return {"trials": trials, "us_per_trial": min(runs), "us_per_trial_runs": runs, "means": metric_means(*zip(*rows))}
+    return {
+        "trials": trials,
+        "us_per_trial": min(runs),
+        "us_per_trial_runs": runs,
+        "means": metric_means(*zip(*rows)),
+    }
 
 
 def time_mapie(data, trials: int, n_cal: int, seed: int) -> dict | None:
@@ -272,7 +299,9 @@ def run_comparison(arguments) -> dict:
 
     racer = time_racer(data, arguments.trials, n_cal, arguments.chunk_size, arguments.seed, arguments.repeats)
     numpy_loop = time_numpy(data, arguments.trials, n_cal, arguments.seed, arguments.repeats)
-    mapie = time_mapie(data, arguments.mapie_trials, n_cal, arguments.seed) if arguments.mapie_trials else None
+    mapie = (
+        time_mapie(data, arguments.mapie_trials, n_cal, arguments.seed) if arguments.mapie_trials else None
+    )
     alternatives = time_alternatives(data, 256, n_cal, arguments.seed)
     # Read before the bandwidth test, whose two 256 MB buffers would dominate the peak.
     peak_memory = peak_memory_mb()
@@ -281,7 +310,14 @@ def run_comparison(arguments) -> dict:
     floor_us = bytes_per_trial / (bandwidth * 1e9) * 1e6
     result = {
         "machine": machine(),
-        "study": {"queries": n, "calibration": n_cal, "models": arguments.models, "rule": RULE, "alpha": ALPHA, "delta": DELTA},
+        "study": {
+            "queries": n,
+            "calibration": n_cal,
+            "models": arguments.models,
+            "rule": RULE,
+            "alpha": ALPHA,
+            "delta": DELTA,
+        },
         "bandwidth_gb_per_s": bandwidth,
         "bytes_per_trial": bytes_per_trial,
         "bandwidth_floor_us_per_trial": floor_us,
@@ -325,41 +361,62 @@ def print_comparison(result: dict) -> None:
         if entry is None:
             print(f"{name:<16}{'skipped or not installed':>33}")
             continue
-        print(f"{name:<16}{entry['trials']:>8}{entry['us_per_trial']:>14.1f}"
-              f"{entry['means']['risk']:>11.4f}{entry['means']['set_size']:>11.3f}")
-    print(f"mean risks of racer-jax and NumPy differ by {result['risk_difference_in_standard_errors']:+.2f} standard errors")
+        print(
+            f"{name:<16}{entry['trials']:>8}{entry['us_per_trial']:>14.1f}"
+            f"{entry['means']['risk']:>11.4f}{entry['means']['set_size']:>11.3f}"
+        )
+    print(
+        "mean risks of racer-jax and NumPy differ by "
+        f"{result['risk_difference_in_standard_errors']:+.2f} standard errors"
+    )
     print(f"racer-jax is {result['speedup_over_numpy']:.1f}x faster than the NumPy loop", end="")
     if mapie is not None:
         print(f" and {result['speedup_over_mapie']:,.0f}x faster than MAPIE", end="")
     print()
     print(f"compile {racer['compile_s']:.2f} s; peak memory {result['peak_memory_mb']:.0f} MB")
     alternatives = result["alternatives_us_per_trial"]
-    print("parts and alternatives, us/trial: " + ", ".join(
-        f"{name} {value:.1f}" for name, value in alternatives.items() if name != "trials"))
-    print(f"bandwidth {result['bandwidth_gb_per_s']:.1f} GB/s: reading one trial's "
-          f"{result['bytes_per_trial'] / 1e3:.0f} KB takes {result['bandwidth_floor_us_per_trial']:.1f} us; "
-          f"racer-jax takes {result['racer_over_bandwidth_floor']:.2f}x that")
+    print(
+        "parts and alternatives, us/trial: "
+        + ", ".join(f"{name} {value:.1f}" for name, value in alternatives.items() if name != "trials")
+    )
+    print(
+        f"bandwidth {result['bandwidth_gb_per_s']:.1f} GB/s: reading one trial's "
+        f"{result['bytes_per_trial'] / 1e3:.0f} KB takes {result['bandwidth_floor_us_per_trial']:.1f} us; "
+        f"racer-jax takes {result['racer_over_bandwidth_floor']:.2f}x that"
+    )
 
 
 def print_large(result: dict) -> None:
     racer = result["racer_jax"]
-    print(f"{racer['trials']:,} trials in chunks of {racer['chunk_size']}: "
-          f"{racer['us_per_trial'] * racer['trials'] / 1e6:.1f} s, {racer['us_per_trial']:.1f} us/trial, "
-          f"compile {racer['compile_s']:.2f} s, peak memory {result['peak_memory_mb']:.0f} MB "
-          f"(before the study: {result['peak_memory_mb_before']:.0f} MB)")
+    print(
+        f"{racer['trials']:,} trials in chunks of {racer['chunk_size']}: "
+        f"{racer['us_per_trial'] * racer['trials'] / 1e6:.1f} s, {racer['us_per_trial']:.1f} us/trial, "
+        f"compile {racer['compile_s']:.2f} s, peak memory {result['peak_memory_mb']:.0f} MB "
+        f"(before the study: {result['peak_memory_mb_before']:.0f} MB)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queries", type=int, default=4213, help="queries per study (default 4213)")
     parser.add_argument("--models", type=int, default=7, help="models besides the null model (default 7)")
-    parser.add_argument("--trials", type=int, default=1000, help="trials for racer-jax and NumPy (default 1000)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed studies per implementation; the fastest counts (default 3)")
+    parser.add_argument(
+        "--trials", type=int, default=1000, help="trials for racer-jax and NumPy (default 1000)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed studies per implementation; the fastest counts (default 3)",
+    )
     parser.add_argument("--mapie-trials", type=int, default=3, help="trials for MAPIE, 0 to skip (default 3)")
-    parser.add_argument("--chunk-size", type=int, default=1024, help="trials per compiled call (default 1024)")
+    parser.add_argument(
+        "--chunk-size", type=int, default=1024, help="trials per compiled call (default 1024)"
+    )
     parser.add_argument("--large", action="store_true", help="run --large-trials trials in one call instead")
-    parser.add_argument("--large-trials", type=int, default=10**6, help="trials in --large mode (default 10^6)")
+    parser.add_argument(
+        "--large-trials", type=int, default=10**6, help="trials in --large mode (default 10^6)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="data and split seed (default 0)")
     parser.add_argument("--output", help="JSON file to write the figures to")
     arguments = parser.parse_args()

@@ -63,15 +63,15 @@ def _calibration_cover(index, scores, probabilities, key, n):
     return cover_scores(scores[rows], correct), order_key
 
 
-def _count_trial(index, scores, probabilities, error_counts, *, key, n, threshold):
-    cover, _ = _calibration_cover(index, scores, probabilities, key, n)
-    return jax.vmap(threshold, in_axes=(None, 0))(cover, error_counts)
-
-
-def _wsr_trial(index, scores, probabilities, *, key, n, alpha, delta, wsr_threshold):
+def _trial(index, scores, probabilities, error_counts, *, key, n, calibrator, wsr):
+    """Thresholds of every count-based rule ``(rules,)`` and, when ``wsr`` is set, of the betting rule."""
     cover, order_key = _calibration_cover(index, scores, probabilities, key, n)
+    count_lams = jax.vmap(calibrator.threshold, in_axes=(None, 0))(cover, error_counts)
+    if wsr is None:
+        return count_lams, jnp.zeros((), cover.dtype)
+    alpha, delta = wsr
     ordered = cover[jax.random.permutation(order_key, n)]
-    return wsr_threshold(ordered, alpha, delta)
+    return count_lams, calibrator.wsr_threshold(ordered, alpha, delta)
 
 
 def batch_size_for(setting: Setting) -> int:
@@ -94,24 +94,16 @@ def run_setting(setting: Setting, calibrator: Calibrator, seed: int) -> SettingR
     error_counts = {
         rule: int(calibrator.error_count(rule, setting.n, setting.alpha, setting.delta)) for rule in count_rules
     }
+    wsr = (setting.alpha, setting.delta) if "wsr" in setting.rules else None
+    trial = partial(_trial, key=key, n=setting.n, calibrator=calibrator, wsr=wsr)
+    counts = jnp.asarray([error_counts[rule] for rule in count_rules], dtype=jnp.int32)
+    count_lams, wsr_lams = map_trials(trial, setting.trials, (scores, probabilities, counts), batch)
+
     risks: dict[str, np.ndarray] = {}
-    if count_rules:
-        trial = partial(_count_trial, key=key, n=setting.n, threshold=calibrator.threshold)
-        counts = jnp.asarray([error_counts[rule] for rule in count_rules], dtype=jnp.int32)
-        lams = map_trials(trial, setting.trials, (scores, probabilities, counts), batch)
-        for column, rule in enumerate(count_rules):
-            risks[rule] = law.risk(lams[:, column])
-    if "wsr" in setting.rules:
-        trial = partial(
-            _wsr_trial,
-            key=key,
-            n=setting.n,
-            alpha=setting.alpha,
-            delta=setting.delta,
-            wsr_threshold=calibrator.wsr_threshold,
-        )
-        lams = map_trials(trial, setting.trials, (scores, probabilities), batch)
-        risks["wsr"] = law.risk(lams)
+    for column, rule in enumerate(count_rules):
+        risks[rule] = law.risk(count_lams[:, column])
+    if wsr is not None:
+        risks["wsr"] = law.risk(wsr_lams)
     return SettingRun(
         setting=setting,
         population=population,

@@ -7,6 +7,10 @@ import pytest
 
 from racer_jax._src.data import RoutingDataset
 from racer_jax._src.metrics import (
+    ANSWER_METRIC_NAMES,
+    COMMON_METRIC_NAMES,
+    CORRECTNESS_METRIC_NAMES,
+    COST_METRIC_NAMES,
     AnswerInputs,
     add_answer_metrics,
     answer_metrics_over_trials,
@@ -66,6 +70,7 @@ def test_hand_made_vote_metrics():
         "cost_ratio_vs_best_single": 3.0,
     }
     assert set(m) == set(expected)
+    assert set(m) == set(COMMON_METRIC_NAMES + ANSWER_METRIC_NAMES + COST_METRIC_NAMES)
     for name, value in expected.items():
         assert m[name] == pytest.approx(value, abs=1e-6), name
 
@@ -73,8 +78,7 @@ def test_hand_made_vote_metrics():
 def test_hand_made_correctness_metrics():
     inputs = AnswerInputs(_scores(), jnp.asarray(PROBS), jnp.asarray(_model_correct()))
     m = {k: float(v) for k, v in trial_answer_metrics(CALIBRATION, LAMBDA, inputs).items()}
-    assert "majority_accuracy" not in m
-    assert "cost" not in m
+    assert set(m) == set(COMMON_METRIC_NAMES + CORRECTNESS_METRIC_NAMES)
     assert m["oracle_accuracy"] == pytest.approx(2 / 3)
     assert m["top_member_accuracy"] == pytest.approx(1 / 3)
     assert m["top1_accuracy"] == pytest.approx(1 / 3)
@@ -134,7 +138,7 @@ def test_invalid_inputs_are_rejected():
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="scores must have shape"):
         answer_metrics_over_trials(AnswerInputs(scores[:, :4], probs, correct), key=key, lambda_hats=[0.1], n_cal=5)
-    with pytest.raises(ValueError, match="choices and gold go together"):
+    with pytest.raises(ValueError, match="choices and gold must be given together"):
         answer_metrics_over_trials(
             AnswerInputs(scores, probs, correct, choices=np.zeros((60, 4), int)), key=key, lambda_hats=[0.1], n_cal=5
         )

@@ -57,3 +57,29 @@ def test_report_rejects_folder_without_summary(tmp_path):
     result = CliRunner().invoke(main, ["report", "--out", str(tmp_path / "r"), str(tmp_path)])
     assert result.exit_code != 0
     assert "summary.json not found" in result.output
+
+
+def test_report_tables_vote_accuracy_and_cost(tiny_runs, tmp_path):
+    # Give the synthetic run the fields a run with parsed answers and costs stores.
+    summary = json.loads((tiny_runs[0] / "summary.json").read_text())
+    trials = len(summary["per_trial"]["risk"])
+    voted = {
+        "majority_accuracy": 0.9, "weighted_accuracy": 0.8, "majority_selective_accuracy": 0.95,
+        "ensemble_accuracy": 0.85, "majority_gain_vs_ensemble": 0.05, "weighted_gain_vs_ensemble": -0.05,
+        "majority_gain_vs_top1": 0.01, "weighted_gain_vs_top1": -0.02, "cost": 0.002, "ensemble_cost": 0.008,
+        "top1_cost": 0.001, "best_single_cost": 0.004, "cost_saved_vs_ensemble": 0.75, "cost_ratio_vs_top1": 2.0,
+        "cost_ratio_vs_best_single": 0.5,
+    }
+    for name, value in voted.items():
+        summary["summary"][name] = value
+        summary["per_trial"][name] = [value] * trials
+    folder = tmp_path / "voted"
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+    result = CliRunner().invoke(main, ["report", "--out", str(tmp_path / "report"), str(folder)])
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "| voted | synthetic | gap | 90.0% | 80.0% | 95.0% |" in table
+    assert "+5.00 / -5.00 | +1.00 / -2.00 |" in table
+    assert "| 0.002000 | 0.008000 | 0.001000 | 0.004000 | 75.0% | 2.00 | 0.50 |" in table

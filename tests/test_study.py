@@ -85,7 +85,9 @@ def test_study_matches_reference_large_alpha():
     # alpha = 0.6 puts the threshold deep in the descending order, past many count blocks.
     scores, cover = tied_study_data(n=517, seed=2)
     key = jax.random.key(3)
-    metrics = simulate_trials(scores, cover, key=key, trials=24, n_cal=300, alpha=0.6, rule="crc", chunk_size=24)
+    metrics = simulate_trials(
+        scores, cover, key=key, trials=24, n_cal=300, alpha=0.6, rule="crc", chunk_size=24
+    )
     assert_same_trials(metrics, reference_count_rule(scores, cover, key, 24, 300, "crc", alpha=0.6))
 
 
@@ -104,6 +106,14 @@ def test_study_matches_reference_property(seed, grid):
     assert_same_trials(metrics, reference_count_rule(scores, cover, key, 6, 70, "crc", alpha=0.2))
 
 
+def test_study_matches_reference_wide_ranks():
+    # From 2**15 queries on, cover ranks no longer fit int16 and the study uses int32.
+    scores, cover = tied_study_data(n=2**15 + 5, seed=10)
+    key = jax.random.key(6)
+    metrics = simulate_trials(scores, cover, key=key, trials=3, n_cal=20_000, rule="hb", chunk_size=3)
+    assert_same_trials(metrics, reference_count_rule(scores, cover, key, 3, 20_000, "hb"))
+
+
 def test_study_infeasible_uses_upper_limit():
     scores, cover = tied_study_data(n=60, seed=3)
     key = jax.random.key(0)
@@ -117,7 +127,9 @@ def test_study_matches_reference_wsr():
     scores, cover = tied_study_data(n=240, seed=4)
     n, n_cal, alpha, delta = 240, 200, 0.3, 0.1
     key = jax.random.key(5)
-    metrics = simulate_trials(scores, cover, key=key, trials=5, n_cal=n_cal, alpha=alpha, delta=delta, rule="wsr")
+    metrics = simulate_trials(
+        scores, cover, key=key, trials=5, n_cal=n_cal, alpha=alpha, delta=delta, rule="wsr"
+    )
     for t in range(5):
         trial = trial_key(key, t)
         mask = np.asarray(calibration_mask(trial, n, n_cal))
@@ -125,7 +137,9 @@ def test_study_matches_reference_wsr():
         uniforms = np.asarray(jax.random.uniform(order_key, (n,)))
         calibration = np.argsort(np.where(mask, uniforms, 2.0), kind="stable")[:n_cal]
         lam = np.asarray(wsr_lambda(jnp.asarray(cover[calibration]), alpha, delta)[0])
-        assert_same_trials(TrialMetrics(*(m[t : t + 1] for m in metrics)), [reference_metrics(scores, cover, mask, lam)])
+        assert_same_trials(
+            TrialMetrics(*(m[t : t + 1] for m in metrics)), [reference_metrics(scores, cover, mask, lam)]
+        )
 
 
 def test_study_chunk_size_invariance():
@@ -143,7 +157,13 @@ def test_study_resume_from_start():
     full = simulate_trials(scores, cover, key=key, trials=30, n_cal=90, chunk_size=8)
     seen = []
     resumed = simulate_trials(
-        scores, cover, key=key, trials=30, n_cal=90, chunk_size=8, start=13,
+        scores,
+        cover,
+        key=key,
+        trials=30,
+        n_cal=90,
+        chunk_size=8,
+        start=13,
         on_chunk=lambda first, metrics: seen.append((first, metrics.risk.shape[0])),
     )
     assert seen == [(13, 8), (21, 8), (29, 1)]
@@ -180,12 +200,18 @@ def test_study_same_on_four_devices(tmp_path):
     environment = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
     completed = subprocess.run(
         [sys.executable, "-c", FOUR_DEVICE_SCRIPT, str(tmp_path / "data.npz"), str(tmp_path / "out.npz")],
-        env=environment, capture_output=True, text=True, timeout=300, check=False,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     four_devices = np.load(tmp_path / "out.npz")
     for rule in ("hb", "crc"):
-        metrics = simulate_trials(scores, cover, key=jax.random.key(21), trials=23, n_cal=150, rule=rule, chunk_size=10)
+        metrics = simulate_trials(
+            scores, cover, key=jax.random.key(21), trials=23, n_cal=150, rule=rule, chunk_size=10
+        )
         for name, value in metrics._asdict().items():
             np.testing.assert_array_equal(four_devices[f"{rule}_{name}"], value, err_msg=f"{rule} {name}")
 

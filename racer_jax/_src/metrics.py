@@ -48,6 +48,7 @@ from .answers import UNPARSEABLE, answer_table
 from .scoring import NULL_INDEX, prediction_sets
 from .study import calibration_mask, trial_key
 
+# Keys of trial_answer_metrics by kind: common ones always, then answers or correctness only, then cost.
 ANSWER_METRIC_NAMES = (
     "majority_accuracy", "weighted_accuracy", "majority_selective_accuracy", "weighted_selective_accuracy",
     "ensemble_accuracy", "no_answer_rate", "majority_gain_vs_ensemble", "majority_gain_vs_top1",
@@ -191,7 +192,7 @@ def _check_inputs(inputs: AnswerInputs) -> AnswerInputs:
     if correct.shape != (n, k):
         raise ValueError(f"correct must have shape ({n}, {k}); got {correct.shape}")
     if (inputs.choices is None) != (inputs.gold is None):
-        raise ValueError("choices and gold go together: pass both (answers known) or neither (correctness only)")
+        raise ValueError("choices and gold must be given together: pass both (answers known) or neither (correctness only)")
     choices = gold = costs = None
     if inputs.choices is not None:
         choices = jnp.asarray(inputs.choices, dtype=jnp.int32)
@@ -271,19 +272,25 @@ def add_answer_metrics(
 ) -> dict[str, Any]:
     """Add the answer metrics of every trial in ``summary`` to it, in place, and return it.
 
-    ``summary`` is the run summary (its ``per_trial["lambda_hat"]`` lists each trial's
-    threshold, trial 0 first); ``evaluation`` the evaluation :class:`RoutingDataset`;
-    ``router_scores`` ``(n, K)`` and ``scores`` ``(n, K + 1)`` its router and
-    nonconformity scores; ``key`` the study's base key. Per-trial lists go into
-    ``summary["per_trial"]`` (NaN stored as ``None``), their means over trials with a
-    value into ``summary["summary"]``, and what was measured into ``summary["answers"]``.
-    Metrics the summary already holds (``calls_saved``) are left as they are.
+    - ``summary``: the run summary. Its ``per_trial["lambda_hat"]`` lists each trial's
+      threshold, trial 0 first.
+    - ``evaluation``: the evaluation :class:`RoutingDataset`.
+    - ``router_scores`` ``(n, K)`` and ``scores`` ``(n, K + 1)``: its router and
+      nonconformity scores.
+    - ``key``: the study's base key.
+
+    Per-trial lists go into ``summary["per_trial"]`` (NaN stored as ``None``), their
+    means over the trials that have a value into ``summary["summary"]``, and what was
+    measured into ``summary["answers"]``. Metrics the summary already contains
+    (``calls_saved``) are left as they are.
 
     Answers are used when the evaluation data carries raw responses and a gold choice is
-    derivable for at least half of its queries; otherwise only correctness metrics are
-    measured. Cost metrics need every cost cell; with any missing they are skipped and
-    ``answers["costs_skipped"]`` says why. NOTE: the one-half threshold separates multiple-choice files from free-text
-    ones (code generation), where nothing parses; it is a heuristic, recorded as ``mode``.
+    derivable for at least half of its queries. Otherwise only correctness metrics are
+    measured. Cost metrics need every cost cell: with any missing they are skipped, and
+    ``answers["costs_skipped"]`` gives the reason.
+
+    NOTE: the one-half threshold separates multiple-choice files from free-text ones
+    (code generation), where nothing parses. It is a heuristic, recorded as ``mode``.
     """
     info: dict[str, Any] = {"mode": "correctness", "costs": evaluation.costs is not None}
     costs = evaluation.costs

@@ -14,14 +14,16 @@ neither runs per trial):
 1. The split: sequential selection sampling (Knuth's Algorithm S) over the queries in
    their given order, one ``lax.scan`` step per query and one vector lane per trial.
    Its random numbers come from a keyed integer hash of the query index, seeded once per
-   trial from the trial's key: drawing ``n`` numbers per trial with ``jax.random`` (threefry)
-   costs several times as much as the rest of the trial on CPU.
+   trial from the trial's key. Drawing ``n`` numbers per trial with ``jax.random``
+   (threefry) would cost several times as much as the rest of the trial on CPU.
 2. $\hat\lambda$ for count-based rules: the queries are sorted by cover score once per
    study. The $(k^*+1)$-th calibration query met in descending cover order has the cover
-   score $\hat\lambda = c_{(n_{cal} - k^*)}$; its position is found by counting the
+   score $\hat\lambda = c_{(n_{cal} - k^*)}$. Its position is found by counting the
    calibration queries per block of that order, then inside the one block that contains it.
 3. The metrics: one masked pass over the scores that counts, per trial, the test queries
    above $\hat\lambda$, the models in each test set, and the empty and singleton sets.
+   For count-based rules every score is replaced once per study by its rank among the
+   sorted cover scores, so the pass compares small integers instead of floats.
 
 The trial axis of a chunk is split over all devices that :func:`jax.devices` lists, with
 :func:`jax.shard_map` over a one-axis :class:`jax.sharding.Mesh`. Trials never interact,
@@ -73,7 +75,7 @@ def trial_key(key: PRNGKeyArray, trial: int | Array) -> PRNGKeyArray:
 
 
 def _mix32(x: UInt32[Array, "*shape"]) -> UInt32[Array, "*shape"]:
-    """Bijective 32-bit integer mixing function: xor-shifts and odd multipliers.
+    """Mix the bits of 32-bit integers with a bijection of xor-shifts and odd multipliers.
 
     The constants are those of the ``lowbias32`` hash found by C. Wellons' hash-prospector
     search; each output bit depends on every input bit.
@@ -85,8 +87,10 @@ def _mix32(x: UInt32[Array, "*shape"]) -> UInt32[Array, "*shape"]:
     return x ^ (x >> 16)
 
 
-def _high_product(a: UInt32[Array, "*shape"], b: UInt32[Array, "*shape"], b_bits: int) -> UInt32[Array, "*shape"]:
-    r"""$\lfloor a b / 2^{32} \rfloor$ for unsigned 32-bit $a$ and $b < 2^{b\_bits}$, exact.
+def _high_product(
+    a: UInt32[Array, "*shape"], b: UInt32[Array, "*shape"], b_bits: int
+) -> UInt32[Array, "*shape"]:
+    r"""Compute $\lfloor a b / 2^{32} \rfloor$ exactly for unsigned 32-bit $a$ and $b < 2^{b\_bits}$.
 
     JAX has no 64-bit integers unless ``jax_enable_x64`` is set, so the 64-bit product is
     assembled from 16-bit limbs, none of whose products overflows 32 bits. When
@@ -111,7 +115,7 @@ def _split_seeds(key: PRNGKeyArray) -> UInt32[Array, " 2"]:
 
 
 def _selection_sample(seeds: UInt32[Array, "2 T"], n: int, n_cal: int) -> Bool[Array, "n T"]:
-    r"""Calibration masks of ``T`` trials by sequential selection sampling, shape ``(n, T)``.
+    r"""Draw the calibration masks of ``T`` trials by sequential selection sampling, shape ``(n, T)``.
 
     Query $j = 0, \dots, n-1$ joins the calibration set with probability $s_j / r_j$, where
     $s_j$ calibration places are still open and $r_j = n - j$ queries remain: it joins when
@@ -140,7 +144,7 @@ def _selection_sample(seeds: UInt32[Array, "2 T"], n: int, n_cal: int) -> Bool[A
 
 def _check_split_sizes(n: int, n_cal: int) -> None:
     if n < 2 or n >= 2**31:
-        raise ValueError(f"n must lie in [2, 2**31 - 1] queries; got {n}")
+        raise ValueError(f"the number of queries n must lie in [2, 2**31 - 1]; got {n}")
     if not 1 <= n_cal < n:
         raise ValueError(f"n_cal must lie in [1, {n - 1}] for {n} queries; got {n_cal}")
 
@@ -151,7 +155,7 @@ def _one_calibration_mask(key: PRNGKeyArray, n: int, n_cal: int) -> Bool[Array, 
 
 
 def calibration_mask(key: PRNGKeyArray, n: int, n_cal: int) -> Bool[Array, " n"]:
-    """Boolean mask ``(n,)`` of a uniformly random calibration subset of exactly ``n_cal`` queries.
+    """Draw the boolean mask ``(n,)`` of a uniformly random calibration subset of exactly ``n_cal`` queries.
 
     This is the single definition of a trial's split: every per-trial metric, here or
     elsewhere, must derive the split from ``calibration_mask(trial_key(key, t), n, n_cal)``.
@@ -174,7 +178,7 @@ def calibration_mask(key: PRNGKeyArray, n: int, n_cal: int) -> Bool[Array, " n"]
 def _calibration_position(
     masks: Bool[Array, "n T"], order: Array, block_of_query: Array, error_count: int
 ) -> Array:
-    r"""Position, in descending cover order, of each trial's $(k^*+1)$-th calibration query.
+    r"""Find the position, in descending cover order, of each trial's $(k^*+1)$-th calibration query.
 
     ``order`` lists the queries in descending cover order and ``block_of_query[j]`` is
     the block of :data:`_COUNT_BLOCK` places that query ``j`` falls in. The position is
@@ -236,7 +240,7 @@ def _query_data(scores: np.ndarray, cover: np.ndarray, sorted_cover: np.ndarray 
 def _test_counts(
     masks: Bool[Array, "n T"], data: _QueryData, threshold: Array, ranked: bool
 ) -> tuple[Array, Array, Array, Array]:
-    r"""Per-trial counts over the test queries at the threshold $\lambda$.
+    r"""Count, per trial, over the test queries at the threshold $\lambda$.
 
     Returns the number of misrouted test queries ($c(x) > \lambda$), the number of models
     in their sets ($\sum_x |C_\lambda(x) \cap M|$), and the numbers of empty sets
@@ -253,12 +257,14 @@ def _test_counts(
     tile = min(_METRIC_TILE, n)
     num_tiles = -(-n // tile)
     if ranked:
+
         def within(values):
             return threshold[None, :] < values[:, None]
 
         # A tile's counts are at most tile * K; int16 partial sums keep the vectors narrow.
         partial_dtype = jnp.int16 if tile * num_models < 2**15 else jnp.int32
     else:
+
         def within(values):
             return values[:, None] <= threshold[None, :]
 
@@ -293,9 +299,14 @@ def _test_counts(
 
 
 def _wsr_thresholds(
-    keys: PRNGKeyArray, masks: Bool[Array, "n T"], cover: Float[Array, " n"], n_cal: int, alpha: float, delta: float
+    keys: PRNGKeyArray,
+    masks: Bool[Array, "n T"],
+    cover: Float[Array, " n"],
+    n_cal: int,
+    alpha: float,
+    delta: float,
 ) -> Float[Array, " T"]:
-    """$\\hat\\lambda$ of the betting bound per trial, its calibration losses in a random order."""
+    """Calibrate $\\hat\\lambda$ with the betting bound per trial, on randomly ordered calibration losses."""
     n = cover.shape[0]
 
     def one_trial(key, mask):
@@ -323,8 +334,10 @@ class _StudySetup(NamedTuple):
     mesh: Mesh
 
 
-def _chunk_on_device(setup: _StudySetup, first, key_data, data: _QueryData, order, block_of_query, sorted_cover):
-    """Counts and thresholds of this device's trials of the chunk that starts at trial ``first``."""
+def _chunk_on_device(
+    setup: _StudySetup, first, key_data, data: _QueryData, order, block_of_query, sorted_cover
+):
+    """Compute counts and thresholds for this device's trials of the chunk starting at trial ``first``."""
     device = jax.lax.axis_index(_TRIAL_AXIS)
     trials = first + device * setup.trials_per_device + jnp.arange(setup.trials_per_device)
     base_key = jax.random.wrap_key_data(key_data, impl=setup.key_impl)
@@ -355,7 +368,7 @@ def _compile_chunk(setup: _StudySetup):
 
 
 def _fixed_threshold(error_count: int, n_cal: int) -> float | None:
-    """$\\hat\\lambda$ shared by every trial, or ``None`` when it depends on the split.
+    """Return the $\\hat\\lambda$ shared by every trial, or ``None`` when it depends on the split.
 
     With $k^* < 0$ no threshold is certified and every set takes all models
     (:data:`SCORE_UPPER_LIMIT`); with $k^* \\ge n_{cal}$ every threshold is admissible
@@ -369,7 +382,7 @@ def _fixed_threshold(error_count: int, n_cal: int) -> float | None:
 
 
 def _replicated(mesh: Mesh, value):
-    """``value`` as an array replicated on every device of ``mesh``, in every process.
+    """Place ``value`` as an array replicated on every device of ``mesh``, in every process.
 
     A single process passes NumPy arrays straight to the compiled chunk. With several
     processes, every process has the same host data and builds one global replicated array.
@@ -447,7 +460,9 @@ def simulate_trials(
         raise ValueError(f"cover must have shape (n,); got shape {cover.shape}")
     n = cover.shape[0]
     if scores.ndim != 2 or scores.shape[0] != n or scores.shape[1] < 2:
-        raise ValueError(f"scores must have shape ({n}, K + 1) with K >= 1 to match cover; got {scores.shape}")
+        raise ValueError(
+            f"scores must have shape ({n}, K + 1) with K >= 1 to match cover; got {scores.shape}"
+        )
     _check_split_sizes(n, n_cal)
     if trials < 1 or not 0 <= start <= trials:
         raise ValueError(f"need trials >= 1 and 0 <= start <= trials; got trials={trials}, start={start}")
