@@ -1,9 +1,9 @@
 """Measure every base router under RACER on real routing data and write the Markdown tables.
 
-For each benchmark the routers are trained on the training file and RACER is studied
-on the test file exactly as ``racer run`` does it: the seed is split into a router key
-and a study key, the test file is split into calibration and test halves in each of
-``--trials`` random trials, and the threshold is calibrated with the Hoeffding–Bentkus
+For each benchmark the routers are trained on the training file, and RACER is studied
+on the test file exactly as ``racer run`` does it. The seed is split into a router key
+and a study key. In each of ``--trials`` random trials the test file is split into
+calibration and test halves, and the threshold is calibrated with the Hoeffding–Bentkus
 bound. Routers that do not depend on the RACER setting are trained once per benchmark;
 the ``racer`` router is trained for each (alpha, score, null) it is measured at.
 

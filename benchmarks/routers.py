@@ -48,7 +48,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000, help="training queries (default 2000)")
     parser.add_argument("--features", type=int, default=384, help="feature dimension (default 384)")
     parser.add_argument("--models", type=int, default=7, help="models besides the null head (default 7)")
-    parser.add_argument("--epochs", type=int, default=30, help="extra epochs of the longer run (default 30)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=30,
+        help="extra epochs of the longer run (default 30); with few, noise in compilation time dominates",
+    )
     parser.add_argument(
         "--score-queries", type=int, default=10_000, help="queries per scoring pass (default 10000)"
     )

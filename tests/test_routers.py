@@ -82,7 +82,7 @@ def test_router_beats_prior(routers, data, name):
     assert prior_metrics["mean_auroc"] == pytest.approx(0.5)
     assert metrics["top1_accuracy"] > prior_metrics["top1_accuracy"]
     # The null score flags the unanswerable queries, which the features mark. Observed
-    # null AUROC: 0.80 (racer) to 0.98 (knn); with about 300 unanswerable queries among
+    # null AUROC: 0.80 (racer) to 0.98 (knn). With about 300 unanswerable queries among
     # 2000 its standard error is near 0.015, so 0.7 is a margin of several of them.
     assert metrics["null_auroc"] > 0.7
     if name != "softmax":

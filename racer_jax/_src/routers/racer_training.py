@@ -1,6 +1,6 @@
 r"""Train an MLP router for small RACER sets: a smooth surrogate of the α-VOR objective.
 
-α-VOR asks for the threshold $\lambda$ with the smallest expected set size
+The α-VOR problem is to find the threshold $\lambda$ with the smallest expected set size
 $\mathbb{E}|C_\lambda(x) \cap M|$ among those with risk $R(\lambda) \le \alpha$. For a
 batch of $B$ queries with cover scores $c_1, \dots, c_B$, the threshold that holds the
 batch's empirical risk at $\alpha$ is the $(1 - \alpha)$ quantile of the $c_i$. The
@@ -145,9 +145,10 @@ def train_racer_router(
 
     With ``warm_start`` the network first trains on cross-entropy alone
     (:func:`train_mlp_router`, on the same training rows) and is then fine-tuned on the
-    surrogate. The kept weights are those with the smallest held-out mean set size at
-    the held-out data's own empirical $(1 - \alpha)$ threshold, the quantity the
-    surrogate approximates; training stops after ``patience`` epochs without a smaller one.
+    surrogate. After each epoch the router is scored on a held-out share of the data by
+    the quantity the surrogate approximates: the mean set size at the held-out queries'
+    own empirical $(1 - \alpha)$ threshold. The weights with the smallest such size are
+    kept, and training stops after ``patience`` epochs without a smaller one.
     """
     alpha = check_level("alpha", alpha)
     check_option("score", score, NONCONFORMITY_OPTIONS)

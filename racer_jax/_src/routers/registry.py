@@ -109,7 +109,7 @@ def prepare_run_router(
     resume: bool,
     log: Callable[[str], None] = lambda message: None,
 ) -> tuple[eqx.Module, dict[str, Any]]:
-    """The router step of a run: reuse the saved router on resume, else train a named type or load a file.
+    """Obtain a run's router: reload it on resume, else train a named type or load a saved file.
 
     The router is saved to ``out_path`` (with its header) unless it was reloaded from
     there. The returned record carries ``model_names``, the router's column order,

@@ -2,9 +2,9 @@
 
 The header records the router class, the constructor settings needed to rebuild its
 structure, the feature dimension and the model names in column order. Loading rebuilds
-an empty router of that structure, reads the leaves into it, and checks the header
-against the data it will score, so a router trained for other models or another
-feature size is rejected instead of scoring the wrong columns.
+an empty router of that structure and reads the leaves into it. It also checks the
+header against the data the router will score, so a router trained for other models or
+another feature size is rejected instead of scoring the wrong columns.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class RouterMismatchError(ValueError):
 
 
 def describe_router(router: eqx.Module) -> tuple[str, dict[str, Any], int]:
-    """The class name, the structural settings and the feature dimension of ``router``."""
+    """Return the class name, the structural settings and the feature dimension of ``router``."""
     if isinstance(router, (MLPRouter, SoftmaxRouter)):
         return type(router).__name__, {"width": router.mlp.width_size, "depth": router.mlp.depth}, router.mlp.in_size
     if isinstance(router, LinearRouter):
