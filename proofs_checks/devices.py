@@ -1,6 +1,6 @@
 """Run vmapped Monte Carlo trials across every available JAX device.
 
-Trials are identified by an integer index; trial ``t`` derives all its randomness from
+Trials are identified by an integer index. Trial ``t`` derives all its randomness from
 ``jax.random.fold_in(key, t)``, so its result does not depend on the batch size or on the
 number of devices. A batch of indices is sharded along one mesh axis over
 ``jax.devices()``; the operands (population arrays) are replicated.

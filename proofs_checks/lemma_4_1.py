@@ -1,7 +1,7 @@
 r"""Lemma 4.1, nestedness: $\lambda_1 \le \lambda_2 \Rightarrow C_{\lambda_1}(x) \subseteq C_{\lambda_2}(x)$.
 
 For every nonconformity score and null-model option, each trial draws router scores
-(half of them heavily tied), builds $C_\lambda(x)$ with :func:`racer_jax.prediction_sets`
+(half of them heavily tied). It builds $C_\lambda(x)$ with :func:`racer_jax.prediction_sets`
 on a sorted threshold grid that contains attained scores and their float neighbours, and
 counts the pairs of consecutive thresholds where a model leaves the set. The lemma is
 deterministic, so the check passes only with zero such pairs.

@@ -1,7 +1,7 @@
 r"""Synthetic routing populations whose cover-score law is known exactly.
 
 A population is a finite set of ``N`` queries, each with router scores $p_i \in [0, 1]^K$
-and true correctness probabilities $q_i \in [0, 1]^K$ (models answer independently). A
+and true correctness probabilities $q_i \in [0, 1]^K$ (models are correct independently). A
 calibration sample draws ``n`` queries uniformly with replacement and then the correctness
 of every model from $q$. The cover score $c = \min_{m \in G'(x)} S(x, m)$ then has a
 discrete law with at most ``N (K + 1)`` atoms: for query $i$, sort its standard models by
@@ -40,7 +40,7 @@ class PopulationLaw:
     - ``router``: ``"calibrated"`` sets $p = q$ (so $P(y_m = 1 \\mid p_m) = p_m$);
       ``"overconfident"`` sets $p = \\sigma(3\\,\\mathrm{logit}(q))$; ``"uninformative"``
       draws $p$ uniformly, independent of $q$.
-    - ``no_correct_rate``: target share of queries no model answers (passed to
+    - ``no_correct_rate``: target share of queries that no model gets right (passed to
       :func:`racer_jax.make_synthetic`; the realised share is recorded in the report).
     - ``score``, ``null``: nonconformity score and null-model option.
     - ``levels``: when given, every router score (and learned null head) is rounded to the
@@ -68,7 +68,7 @@ class Population(NamedTuple):
 
     @property
     def no_correct_rate(self) -> float:
-        """$P(G(x) = \\emptyset)$, the exact share of calibration draws no model answers."""
+        """$P(G(x) = \\emptyset)$, the exact share of calibration draws that no model gets right."""
         q = self.probabilities.astype(np.float64)
         return float(np.mean(np.prod(1.0 - q, axis=1)))
 
@@ -142,7 +142,7 @@ def build_population(law: PopulationLaw) -> Population:
 
 
 def cover_law(population: Population) -> CoverLaw:
-    """The exact law of the cover score of one calibration draw; see the module docstring."""
+    """Compute the exact law of the cover score of one calibration draw; see the module docstring."""
     q = population.probabilities.astype(np.float64)
     scores = population.scores
     num_queries, num_models = q.shape

@@ -17,8 +17,11 @@ TIE_STEP = 0.25
 
 
 def random_router_scores(key, num_queries: int, num_models: int):
-    """Uniform router scores ``(Q, K)`` and a learned null head ``(Q,)``; half of the trials
-    (by the key) round both to multiples of :data:`TIE_STEP`, so scores tie within and across queries."""
+    """Draw uniform router scores ``(Q, K)`` and a learned null head ``(Q,)``.
+
+    Half of the trials (decided by the key) round both to multiples of :data:`TIE_STEP`, so
+    scores tie within and across queries.
+    """
     probs_key, head_key, tie_key = jax.random.split(key, 3)
     probs = jax.random.uniform(probs_key, (num_queries, num_models))
     head = jax.random.uniform(head_key, (num_queries,))
@@ -34,7 +37,7 @@ def option_scores(probs, head, score: str, null: str):
 
 
 def threshold_grid(key, values, size: int):
-    """A sorted grid of ``size`` thresholds: some of ``values``, their float neighbours and uniform draws in [-1.5, 1.5].
+    """Build a sorted grid of ``size`` thresholds: some of ``values``, their float neighbours and uniform draws in [-1.5, 1.5].
 
     Thresholds equal to attained values and one float step on either side are where a
     set or the loss can jump, so the grid contains them.

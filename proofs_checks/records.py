@@ -1,9 +1,9 @@
 r"""Check records and the statistical tolerances every Monte Carlo check uses.
 
 Each statistical check is a test at false-alarm probability :data:`FALSE_ALARM` when the
-statement holds. With fewer than 200 checks in a profile, the chance that a correct
-implementation shows any failure is below 2% (Bonferroni); the seeds are fixed, so a run
-is reproducible.
+statement is true. A profile has about 200 statistical checks, so a correct implementation
+fails any of them with probability of about 2% at most (Bonferroni). The seeds are fixed,
+so a run is reproducible.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def binomial_upper_limit(trials: int, probability: float) -> int:
 
 
 def binomial_two_sided_range(trials: int, probability: float) -> tuple[int, int]:
-    """Counts ``[lo, hi]`` that a $\\mathrm{Bin}(T, p)$ draw leaves with probability at most :data:`FALSE_ALARM`."""
+    """Return the acceptance range ``[lo, hi]``: a $\\mathrm{Bin}(T, p)$ draw falls outside it with probability at most :data:`FALSE_ALARM`."""
     if probability <= 0.0:
         return 0, 0
     if probability >= 1.0:

@@ -12,7 +12,7 @@ quantile transform gives $R(\hat\lambda) \ge 1 - U_{(n - k^*)} - a(\hat\lambda)$
 is lowered by $E[a(\hat\lambda)]$, computed exactly from the law (for ``"wsr"``, from the
 count rule with $k$ = the mean of $J$, an approximation). The check applies when that
 correction is at most :data:`TIE_LIMIT`. On heavily tied laws the bound may fail, so the
-check is reported as not applicable, and its note says whether the continuous bound held
+check is reported as not applicable, and its note states whether the continuous bound held
 anyway. A check fails when the mean
 risk falls below the bound by more than :data:`~proofs_checks.records.ONE_SIDED_Z`
 standard errors.
@@ -81,10 +81,10 @@ def _lower_bound_check(
     trial_se = standard_error(float(np.std(risks, ddof=1)), trials)
     tolerance = ONE_SIDED_Z * math.hypot(trial_se, reference_se)
     if atom > TIE_LIMIT:
-        held = "held" if mean >= continuous_bound - tolerance else "did not hold"
+        outcome = "held" if mean >= continuous_bound - tolerance else "did not hold"
         tie_note = f"cover law has atoms (mass {atom:.3g} at the threshold)"
         if not math.isnan(continuous_bound):
-            tie_note += f"; the continuous bound {held}"
+            tie_note += f"; the continuous bound {outcome}"
         return Check(STATEMENT, check, run.setting.name, rule, trials, mean, continuous_bound, tolerance,
                      "not applicable", "; ".join(filter(None, [note, tie_note])))
     bound = continuous_bound - atom

@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from racer_jax import cover_scores
-from racer_jax._src.bounds import COUNT_BASED_RULES
+from racer_jax._src.bounds import BOUND_RULES, COUNT_BASED_RULES, check_level
+from racer_jax._src.scoring import check_option
 
 from .calibrators import Calibrator
 from .devices import map_trials
@@ -44,7 +45,7 @@ class Setting:
 
 @dataclasses.dataclass
 class SettingRun:
-    """What the checks of one setting need: the population, its cover law and per-rule results."""
+    """The inputs of one setting's checks: the population, its cover law and the per-rule results."""
 
     setting: Setting
     population: Population
@@ -75,13 +76,28 @@ def _trial(index, scores, probabilities, error_counts, *, key, n, calibrator, ws
 
 
 def batch_size_for(setting: Setting) -> int:
-    """Trials per compiled call, so one batch gathers about 16M score entries."""
+    """Return the trials per compiled call, chosen so one batch gathers about 16M score entries."""
     per_trial = setting.n * (setting.law.num_models + 1)
     return int(np.clip(_BATCH_ELEMENTS // per_trial, 8, 512))
 
 
+def check_setting(setting: Setting) -> None:
+    """Raise ``ValueError`` naming the field unless ``setting`` can be run."""
+    if setting.n < 1 or setting.trials < 1:
+        raise ValueError(
+            f"setting {setting.name!r}: n and trials must be at least 1; got n={setting.n}, trials={setting.trials}"
+        )
+    check_level("alpha", setting.alpha)
+    check_level("delta", setting.delta)
+    if not setting.rules:
+        raise ValueError(f"setting {setting.name!r}: rules is empty; name at least one of {BOUND_RULES}")
+    for rule in setting.rules:
+        check_option("bound rule", rule, BOUND_RULES)
+
+
 def run_setting(setting: Setting, calibrator: Calibrator, seed: int) -> SettingRun:
     """Run ``setting.trials`` calibration trials of every rule in ``setting.rules``."""
+    check_setting(setting)
     start = time.perf_counter()
     population = build_population(setting.law)
     law = cover_law(population)

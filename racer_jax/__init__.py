@@ -6,6 +6,26 @@ labelled data so that the set misses every correct model at most an $\\alpha$ fr
 of the time, with probability at least $1 - \\delta$.
 """
 
+from ._src.aggregation import (
+    NO_ANSWER as NO_ANSWER,
+    Vote as Vote,
+    best_single_model as best_single_model,
+    full_ensemble_vote as full_ensemble_vote,
+    is_correct as is_correct,
+    majority_vote as majority_vote,
+    top1_answer as top1_answer,
+    top1_models as top1_models,
+    weighted_plurality as weighted_plurality,
+    weighted_vote as weighted_vote,
+)
+from ._src.answers import (
+    UNPARSEABLE as UNPARSEABLE,
+    AnswerTable as AnswerTable,
+    answer_table as answer_table,
+    derive_gold as derive_gold,
+    parse_choice as parse_choice,
+    parse_responses as parse_responses,
+)
 from ._src.bounds import (
     BOUND_RULES as BOUND_RULES,
     admissible_error_count as admissible_error_count,
@@ -21,6 +41,10 @@ from ._src.calibration import (
     wsr_lambda as wsr_lambda,
 )
 from ._src.data import (
+    DUPLICATE_POLICIES as DUPLICATE_POLICIES,
+    MISSING_POLICIES as MISSING_POLICIES,
+    SPLIT_ROW_POLICIES as SPLIT_ROW_POLICIES,
+    merge_split_rows as merge_split_rows,
     DataError as DataError,
     DataWarning as DataWarning,
     RoutingDataset as RoutingDataset,
@@ -29,6 +53,22 @@ from ._src.data import (
     load_routerbench as load_routerbench,
     load_routerdc as load_routerdc,
     overlapping_queries as overlapping_queries,
+)
+from ._src.margins import (
+    calibrated_risk_law as calibrated_risk_law,
+    calibrated_risk_quantile as calibrated_risk_quantile,
+    dkw_risk_lower_bound as dkw_risk_lower_bound,
+    expected_calibrated_risk as expected_calibrated_risk,
+    lower_margin as lower_margin,
+    violation_probability as violation_probability,
+    wsr_error_count_samples as wsr_error_count_samples,
+    wsr_stopping_count as wsr_stopping_count,
+)
+from ._src.metrics import (
+    AnswerInputs as AnswerInputs,
+    add_answer_metrics as add_answer_metrics,
+    answer_metrics_over_trials as answer_metrics_over_trials,
+    trial_answer_metrics as trial_answer_metrics,
 )
 from ._src.routers.mlp import (
     MLPRouter as MLPRouter,
@@ -50,7 +90,12 @@ from ._src.scoring import (
     prediction_sets as prediction_sets,
     set_sizes as set_sizes,
 )
-from ._src.study import TrialMetrics as TrialMetrics, simulate_trials as simulate_trials
+from ._src.study import (
+    TrialMetrics as TrialMetrics,
+    calibration_mask as calibration_mask,
+    simulate_trials as simulate_trials,
+    trial_key as trial_key,
+)
 from ._src.synthetic import (
     SyntheticData as SyntheticData,
     conditional_miss_probability as conditional_miss_probability,

@@ -133,3 +133,5 @@ def test_invalid_inputs_raise():
         margins.wsr_error_count_samples(100, 0.1, 0.1, 0)
     with pytest.raises(ValueError, match="error count k must lie"):
         margins.dkw_risk_lower_bound(11, 10, 0.1)
+    with pytest.raises(ValueError, match="at most 0.5"):
+        margins.dkw_risk_lower_bound(5, 10, 0.7)

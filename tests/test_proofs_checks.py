@@ -18,6 +18,7 @@ from proofs_checks import __main__ as cli
 from proofs_checks.devices import map_trials
 from proofs_checks.population import CoverLaw, PopulationLaw, build_population, cover_law, threshold_law
 from proofs_checks.records import ONE_SIDED_Z, binomial_upper_limit
+from proofs_checks.trials import run_setting
 from racer_jax import calibrate, misrouting_loss, population_risk
 
 # Continuous-like law: inverse score, learned null head, atoms of mass at most 1/4096
@@ -224,6 +225,15 @@ def test_cli_report_and_exit_status(tmp_path, monkeypatch, capsys):
     assert report["passed"]
     assert "0 failed" in capsys.readouterr().out
     assert cli.main(["--profile", "tiny", "--calibrator", "double-alpha"]) == 1
+
+
+def test_run_setting_rejects_bad_rule():
+    with pytest.raises(ValueError, match="invalid bound rule 'clopper'"):
+        run_setting(dataclasses.replace(K1_SETTING, rules=("clopper",)), LIBRARY, 0)
+    with pytest.raises(ValueError, match="rules is empty"):
+        run_setting(dataclasses.replace(K1_SETTING, rules=()), LIBRARY, 0)
+    with pytest.raises(ValueError, match="trials must be at least 1"):
+        run_setting(dataclasses.replace(K1_SETTING, trials=0), LIBRARY, 0)
 
 
 def test_cli_rejects_unknown_setting(capsys):

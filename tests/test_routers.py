@@ -82,17 +82,17 @@ def test_router_beats_prior(routers, data, name):
     assert prior_metrics["mean_auroc"] == pytest.approx(0.5)
     assert metrics["top1_accuracy"] > prior_metrics["top1_accuracy"]
     # The null score flags the unanswerable queries, which the features mark. Observed
-    # null AUROC: 0.80 (racer) to 0.98 (knn). With about 300 unanswerable queries among
-    # 2000 its standard error is near 0.015, so 0.7 is a margin of several of them.
-    assert metrics["null_auroc"] > 0.7
+    # null AUROC: 0.97 to 0.98. With about 300 unanswerable queries among 2000 its
+    # standard error is near 0.01, so 0.8 is a margin of many standard errors.
+    assert metrics["null_auroc"] > 0.8
     if name != "softmax":
-        # Per-model AUROC rates a correctness probability. Observed mean: 0.68 for the
-        # racer router (its loss rewards only the order around the set threshold) and
-        # 0.84-0.92 for the others. With 2000 queries the standard error of one model's
-        # AUROC is about 0.01, so 0.6 is a margin of several standard errors. The softmax
-        # router is left out: its p_m is the chance that m is the single best model,
-        # which is low for a correct model that another correct model outranks.
-        assert metrics["mean_auroc"] > 0.6
+        # Per-model AUROC rates a correctness probability. Observed mean: 0.86 for the
+        # racer router (its set-size loss rewards only the order around the threshold)
+        # and 0.91-0.92 for the others. With 2000 queries the standard error of one
+        # model's AUROC is about 0.01, so 0.75 is a margin of many standard errors. The
+        # softmax router is left out because its p_m is the chance that m is the single
+        # best model, which is low for a correct model that another one outranks.
+        assert metrics["mean_auroc"] > 0.75
 
 
 def test_prior_router_is_training_accuracy(routers, data):
@@ -263,8 +263,8 @@ def test_racer_router_smaller_sets_than_prior(routers, data):
     _, evaluation = data
     racer = calibrated_sizes(routers["racer"], evaluation)
     prior = calibrated_sizes(routers["prior"], evaluation)
-    # Observed: about 1.4 against 2.0 models. With 1000 test queries per trial the
-    # mean set size has a standard error near 0.02, so a 0.3 margin cannot be noise.
+    # Observed: 1.25 against 2.1 models, with per-trial standard deviations of 0.07 and
+    # 0.3, so the mean over 20 trials moves by less than 0.1 and a 0.3 margin holds.
     assert racer.set_size.mean() < prior.set_size.mean() - 0.3
     # Risk control holds for any router: over 20 trials the mean test risk stays below alpha.
     assert racer.risk.mean() <= 0.1

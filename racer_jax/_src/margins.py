@@ -19,7 +19,8 @@ guarantee still holds) and its mean can fall below $(k^* + 1)/(n + 1)$ by at mos
 expected atom mass at $\hat\lambda$.
 
 A one-sided DKW inequality (Massart's constant) gives a bound in probability that needs no
-Beta function: $P\big(R(\hat\lambda) < k^*/n - \varepsilon\big) \le e^{-2 n \varepsilon^2}$.
+Beta function: $P\big(R(\hat\lambda) < k^*/n - \varepsilon\big) \le e^{-2 n \varepsilon^2}$
+whenever the right-hand side is at most 1/2.
 
 The betting rule ``"wsr"`` stops at a random error count $J$. Under a continuous law the
 losses at each candidate threshold depend only on the ranks of the cover scores in
@@ -123,10 +124,15 @@ def dkw_risk_lower_bound(error_count: int, n: int, level: float) -> float:
     r"""$k^*/n - \sqrt{\log(1/\text{level}) / (2n)}$, below $R(\hat\lambda)$ with probability $\ge 1 - $ ``level``.
 
     One-sided DKW inequality with Massart's constant, valid for any continuous cover-score
-    law; clipped at 0. It is looser than :func:`calibrated_risk_quantile` but needs no Beta function.
+    law when ``level`` is at most 1/2; clipped at 0. It is looser than
+    :func:`calibrated_risk_quantile` but needs no Beta function.
     """
     error_count, n = bounds.check_count(error_count, n)
     level = bounds.check_level("level", level)
+    if level > 0.5:
+        raise ValueError(
+            f"level must be at most 0.5 for the one-sided DKW inequality; got {level}"
+        )
     return max(0.0, error_count / n - math.sqrt(math.log(1.0 / level) / (2.0 * n)))
 
 
