@@ -4,8 +4,8 @@ For each benchmark the routers are trained on the training file, and RACER is st
 on the test file exactly as ``racer run`` does it. The seed is split into a router key
 and a study key. In each of ``--trials`` random trials the test file is split into
 calibration and test halves, and the threshold is calibrated with the Hoeffding–Bentkus
-bound. Routers that do not depend on the RACER setting are trained once per benchmark;
-the ``racer`` router is trained for each (alpha, score, null) it is measured at.
+bound. Routers that do not depend on the RACER setting are trained once per benchmark.
+The ``racer`` router is trained anew for each (alpha, score, null) it is measured at.
 
 Usage (about 20 minutes on two CPU cores)::
 
@@ -26,7 +26,14 @@ import warnings
 import jax
 import numpy as np
 
-from racer_jax import DataWarning, augment_scores, cover_scores, load_dataset, nonconformity_scores, simulate_trials
+from racer_jax import (
+    DataWarning,
+    augment_scores,
+    cover_scores,
+    load_dataset,
+    nonconformity_scores,
+    simulate_trials,
+)
 from racer_jax._src.routers import ROUTER_NAMES, fit_router, router_metrics
 
 # (label, data file of the training split, data file of the evaluation split), relative to --data.
@@ -65,7 +72,7 @@ def study(router_scores, evaluation, *, null, score, alpha, delta, trials, study
     augmented = augment_scores(router_scores.probs, null, router_scores.null)
     scores = nonconformity_scores(augmented, score)
     cover = cover_scores(scores, evaluation.correct)
-    n_cal = int(math.floor(0.5 * evaluation.num_queries))
+    n_cal = math.floor(0.5 * evaluation.num_queries)
     metrics = simulate_trials(scores, cover, key=study_key, trials=trials, n_cal=n_cal, alpha=alpha, delta=delta, rule="hb")
     return {
         "risk": float(np.mean(metrics.risk)),
@@ -192,7 +199,7 @@ def markdown_tables(rows: list[dict]) -> str:
             if not match:
                 continue
             q = match[0]["router_metrics"]
-            cell = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+            cell = lambda v: "n/a" if v is None else f"{v:.3f}"
             parts.append(f"| {bench} | {name} | {cell(q['mean_auroc'])} | {cell(q['null_auroc'])} | "
                          f"{q['top1_accuracy']:.3f} | {q['oracle_accuracy']:.3f} | {q['best_single_model_accuracy']:.3f} |")
     parts.append("")

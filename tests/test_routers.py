@@ -13,7 +13,6 @@ from racer_jax._src.routers import (
     ROUTER_NAMES,
     PriorRouter,
     RouterMismatchError,
-    SoftmaxRouter,
     auroc,
     best_model_labels,
     fit_knn_router,
@@ -32,11 +31,11 @@ from racer_jax.cli import main
 
 # Small networks and few epochs keep the whole module to a few seconds of training.
 FAST_OPTIONS = {
-    "mlp": dict(width=64, max_epochs=40),
-    "racer": dict(width=64, max_epochs=40, batch_size=128),
-    "linear": dict(max_epochs=60),
-    "softmax": dict(width=64, max_epochs=40),
-    "knn": dict(k=15),
+    "mlp": {"width": 64, "max_epochs": 40},
+    "racer": {"width": 64, "max_epochs": 40, "batch_size": 128},
+    "linear": {"max_epochs": 60},
+    "softmax": {"width": 64, "max_epochs": 40},
+    "knn": {"k": 15},
     "prior": {},
 }
 
@@ -114,6 +113,24 @@ def test_knn_with_one_neighbour_returns_own_targets(data):
     out = router(train.features[:50])
     np.testing.assert_array_equal(np.asarray(out.probs), train.correct[:50].astype(np.float32))
     np.testing.assert_array_equal(np.asarray(out.null), (~train.correct[:50].any(axis=1)).astype(np.float32))
+
+
+def test_knn_matches_numpy_reference():
+    rng = np.random.default_rng(0)
+    stored = rng.normal(size=(300, 8)).astype(np.float32)
+    correct = rng.random((300, 3)) < 0.5
+    queries = rng.normal(size=(1030, 8)).astype(np.float32)  # more than one query batch
+    out = fit_knn_router(stored, correct, k=5, temperature=0.05)(queries)
+
+    unit = stored / np.linalg.norm(stored, axis=1, keepdims=True)
+    similarity = queries / np.linalg.norm(queries, axis=1, keepdims=True) @ unit.T
+    rows = np.argsort(-similarity, axis=1)[:, :5]
+    weights = np.exp(np.take_along_axis(similarity, rows, axis=1) / 0.05)
+    weights /= weights.sum(axis=1, keepdims=True)
+    expected = np.einsum("qk,qkm->qm", weights, correct[rows].astype(np.float64))
+    # float32 similarities divided by T = 0.05 carry about 1e-6 relative error into the weights.
+    np.testing.assert_allclose(np.asarray(out.probs), expected, atol=1e-5)
+    assert out.null.shape == (1030,)
 
 
 def test_knn_rejects_k_above_stored_queries():
@@ -348,3 +365,15 @@ def test_cli_run_rejects_unknown_router(data_files, tmp_path):
     result = CliRunner().invoke(main, run_args(data_files, tmp_path / "bad", "forest"))
     assert result.exit_code != 0
     assert "invalid router 'forest'" in result.output
+
+
+def test_resume_reloads_saved_router(tmp_path):
+    from racer_jax._src.pipeline import RunConfig, run
+
+    config = RunConfig(router="knn", trials=4, null="always", synthetic_train=300, synthetic_eval=400)
+    first = run(config, str(tmp_path))
+    resumed = run(config, str(tmp_path), resume=True)
+    assert first["router"]["source"] == "trained"
+    assert resumed["router"]["source"] == "resumed"
+    assert resumed["router"]["type"] == "knn"
+    assert resumed["per_trial"] == first["per_trial"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -27,7 +28,7 @@ def split_holdout(key: PRNGKeyArray, n: int, holdout_fraction: float) -> tuple[n
     if not 0.0 < holdout_fraction < 1.0:
         raise ValueError(f"holdout_fraction must lie in (0, 1); got {holdout_fraction}")
     order = np.asarray(jax.random.permutation(key, n))
-    num_holdout = min(n - 1, max(1, int(round(holdout_fraction * n))))
+    num_holdout = min(n - 1, max(1, round(holdout_fraction * n)))
     return order[:num_holdout], order[num_holdout:]
 
 

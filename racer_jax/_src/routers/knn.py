@@ -65,7 +65,11 @@ class KNNRouter(eqx.Module):
 
     def __call__(self, features: Float[ArrayLike, "n d"]) -> RouterScores:
         features = jnp.asarray(features, dtype=jnp.float32)
-        scores = jax.lax.map(self._score_one, features, batch_size=QUERY_BATCH)
+        n = features.shape[0]
+        # Pad to whole batches, score each batch with vmap, and drop the padding rows.
+        padded = jnp.pad(features, ((0, -n % QUERY_BATCH), (0, 0)), constant_values=1.0)
+        batches = padded.reshape(-1, QUERY_BATCH, features.shape[1])
+        scores = jax.lax.map(jax.vmap(self._score_one), batches).reshape(-1, self.num_models + 1)[:n]
         # A convex combination of 0/1 targets lies in [0, 1]; clip float32 rounding past the ends.
         scores = jnp.clip(scores, 0.0, 1.0)
         return RouterScores(scores[:, :-1], scores[:, -1])

@@ -60,7 +60,7 @@ def router_metrics(
     correct: Bool[ArrayLike, "n K"],
     model_names: tuple[str, ...] | list[str],
 ) -> dict:
-    """All router metrics as a JSON-ready dict; an undefined AUROC is ``None``.
+    """Compute every router metric into a JSON-ready dict, with ``None`` for an undefined AUROC.
 
     ``null_auroc`` rates the null score against "no model is correct".
     """

@@ -2,12 +2,12 @@ r"""Train an MLP router for small RACER sets: a smooth surrogate of the α-VOR o
 
 The α-VOR problem is to find the threshold $\lambda$ with the smallest expected set size
 $\mathbb{E}|C_\lambda(x) \cap M|$ among those with risk $R(\lambda) \le \alpha$. For a
-batch of $B$ queries with cover scores $c_1, \dots, c_B$, the threshold that holds the
+batch of $B$ queries with cover scores $c_1, \dots, c_B$, the threshold that keeps the
 batch's empirical risk at $\alpha$ is the $(1 - \alpha)$ quantile of the $c_i$. The
 surrogate replaces both non-smooth steps:
 
-- **Soft quantile.** With the sorted cover scores $c_{(1)} \le \dots \le c_{(B)}$ and the
-  target rank $r = (1 - \alpha)(B - 1)$ (0-based), the threshold is a kernel-weighted
+- **Soft quantile.** With the sorted cover scores $c_{(0)} \le \dots \le c_{(B-1)}$ and the
+  target rank $r = (1 - \alpha)(B - 1)$, the threshold is a kernel-weighted
   mean of order statistics,
   $$\tilde\lambda = \sum_j w_j\, c_{(j)}, \qquad w_j \propto \exp\!\big(-(j - r)^2 / 2h^2\big),$$
   with a bandwidth of $h$ ranks. Sorting is differentiable almost everywhere (the
@@ -157,14 +157,22 @@ def train_racer_router(
         raise ValueError(f"temperature and bandwidth must be positive; got {temperature} and {bandwidth}")
     features = np.asarray(features, dtype=np.float32)
     correct = np.asarray(correct, dtype=bool)
+    if features.ndim != 2 or correct.ndim != 2 or features.shape[0] != correct.shape[0]:
+        raise ValueError(
+            f"features (n, d) and correct (n, K) must have the same number of rows; "
+            f"got shapes {features.shape} and {correct.shape}"
+        )
     targets = router_targets(correct)
     n = features.shape[0]
     if n < 20:
         raise ValueError(f"RACER training needs at least 20 queries; got {n}")
+    if not 0.0 < holdout_fraction < 1.0:
+        raise ValueError(f"holdout_fraction must lie in (0, 1); got {holdout_fraction}")
     init_key, split_key, shuffle_key = jax.random.split(key, 3)
 
+    # At least 10 held-out and 10 training queries, so both the held-out quantile and training have data.
     order = np.asarray(jax.random.permutation(split_key, n))
-    num_holdout = max(10, int(round(holdout_fraction * n)))
+    num_holdout = min(n - 10, max(10, round(holdout_fraction * n)))
     holdout, train = order[:num_holdout], order[num_holdout:]
     x_train, y_train, c_train = (jnp.asarray(a[train]) for a in (features, targets, correct))
     x_hold, c_hold = jnp.asarray(features[holdout]), correct[holdout]

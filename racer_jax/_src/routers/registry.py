@@ -16,7 +16,8 @@ score ``(n,)``). The named types:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Literal, get_args
+from collections.abc import Callable
+from typing import Any, Literal, get_args
 
 import equinox as eqx
 import numpy as np
@@ -85,6 +86,8 @@ def fit_router(
     if name == "knn":
         return fit_knn_router(features, correct, **options), record
     if name == "prior":
+        if options:
+            raise ValueError(f"the prior router takes no options; got {sorted(options)}")
         return fit_prior_router(features, correct), record
     router, history = trainers[name]()
     record["epochs"] = len(history.train_loss)

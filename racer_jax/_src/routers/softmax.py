@@ -3,7 +3,7 @@ r"""A single-choice router: a softmax over the ``K`` models and "no model is cor
 Each training query gets one label $y \in \{1, \dots, K, K + 1\}$: the best correct
 model, or class $K + 1$ when no model is correct. The best correct model is the one with
 the highest graded score (for multiple-choice RouterDC data, the probability it gave the
-right option); ties go to the model with the higher training accuracy, then to the
+right option). Ties go to the model with the higher training accuracy, then to the
 lower column index. An MLP maps features to $K + 1$ logits $z(x)$ and is trained with
 the softmax cross-entropy. Its outputs are
 
