@@ -93,6 +93,17 @@ def wsr_log_capital_margin(n: int, dtype) -> float:
     return 4.0 * n * float(jnp.finfo(dtype).eps)
 
 
+def _check_inputs(alpha: float, delta: float, cover: ArrayLike) -> tuple[float, float, Array]:
+    """Validate the levels and a 1-D floating ``cover`` array with at least one entry."""
+    alpha = bounds.check_level("alpha", alpha)
+    delta = bounds.check_level("delta", delta)
+    cover = jnp.asarray(cover)
+    if cover.ndim != 1 or cover.shape[0] < 1:
+        raise ValueError(f"cover must have shape (n,) with n >= 1; got shape {cover.shape}")
+    check_floating("cover", cover)
+    return alpha, delta, cover
+
+
 @functools.partial(jax.jit, static_argnames=("alpha", "delta"))
 def wsr_lambda(
     cover: Float[ArrayLike, " n"], alpha: float, delta: float
@@ -110,12 +121,7 @@ def wsr_lambda(
     The capital is accumulated in that dtype promoted to at least float32, because a
     sum of ``n`` terms in float16 or bfloat16 loses too much to certify anything.
     """
-    alpha = bounds.check_level("alpha", alpha)
-    delta = bounds.check_level("delta", delta)
-    cover = jnp.asarray(cover)
-    if cover.ndim != 1 or cover.shape[0] < 1:
-        raise ValueError(f"cover must have shape (n,) with n >= 1; got shape {cover.shape}")
-    check_floating("cover", cover)
+    alpha, delta, cover = _check_inputs(alpha, delta, cover)
     n = cover.shape[0]
     descending = -jnp.sort(-cover)
     capital_dtype = jnp.promote_types(cover.dtype, jnp.float32)
@@ -172,12 +178,7 @@ def calibrate(
     (True, 82)
     """
     check_option("bound rule", rule, bounds.BOUND_RULES)
-    alpha = bounds.check_level("alpha", alpha)
-    delta = bounds.check_level("delta", delta)
-    cover = jnp.asarray(cover)
-    if cover.ndim != 1 or cover.shape[0] < 1:
-        raise ValueError(f"cover must have shape (n,) with n >= 1; got shape {cover.shape}")
-    check_floating("cover", cover)
+    alpha, delta, cover = _check_inputs(alpha, delta, cover)
     check_finite("cover", cover, "check the router scores for NaN; cover_scores of valid scores is finite")
     n = int(cover.shape[0])
 

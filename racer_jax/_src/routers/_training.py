@@ -1,4 +1,4 @@
-"""Minibatch AdamW training with early stopping on a held-out share, shared by the linear and softmax routers."""
+"""Minibatch AdamW training with early stopping on a held-out share, shared by the MLP, linear and softmax routers."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ def fit_minibatch(
     inputs: np.ndarray,
     targets: np.ndarray,
     *,
-    key: PRNGKeyArray,
+    key: PRNGKeyArray | None = None,
+    holdout_key: PRNGKeyArray | None = None,
+    shuffle_key: PRNGKeyArray | None = None,
     learning_rate: float,
     weight_decay: float,
     batch_size: int,
@@ -50,13 +52,18 @@ def fit_minibatch(
 
     A seeded ``holdout_fraction`` of the rows is held out; training stops after
     ``patience`` epochs without a lower held-out loss and returns the best weights seen.
+    Pass either ``key``, which is split into the held-out and shuffle keys, or both of
+    those keys directly.
     """
     if max_epochs < 1 or patience < 1 or batch_size < 1:
         raise ValueError(
             f"max_epochs, patience and batch_size must be at least 1; got {max_epochs}, {patience}, {batch_size}"
         )
-    split_key, shuffle_key = jax.random.split(key)
-    holdout, train = split_holdout(split_key, inputs.shape[0], holdout_fraction)
+    if key is not None:
+        holdout_key, shuffle_key = jax.random.split(key)
+    if holdout_key is None or shuffle_key is None:
+        raise ValueError("pass key, or both holdout_key and shuffle_key")
+    holdout, train = split_holdout(holdout_key, inputs.shape[0], holdout_fraction)
     x_train, y_train = jnp.asarray(inputs[train]), jnp.asarray(targets[train])
     x_hold, y_hold = jnp.asarray(inputs[holdout]), jnp.asarray(targets[holdout])
 

@@ -18,6 +18,8 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from ._training import fit_minibatch
+
 
 class RouterScores(NamedTuple):
     """Router output: per-model scores ``probs`` ``(n, K)`` and the learned null score ``null`` ``(n,)``."""
@@ -84,48 +86,11 @@ def train_mlp_router(
     """
     features = np.asarray(features, dtype=np.float32)
     targets = router_targets(correct)
-    n = features.shape[0]
-    if n < 2:
-        raise ValueError(f"training needs at least 2 queries; got {n}")
-    init_key, split_key, shuffle_key = jax.random.split(key, 3)
-
-    order = np.asarray(jax.random.permutation(split_key, n))
-    num_holdout = max(1, int(round(holdout_fraction * n))) if n >= 10 else 1
-    holdout, train = order[:num_holdout], order[num_holdout:]
-    x_train, y_train = jnp.asarray(features[train]), jnp.asarray(targets[train])
-    x_hold, y_hold = jnp.asarray(features[holdout]), jnp.asarray(targets[holdout])
-
+    init_key, holdout_key, shuffle_key = jax.random.split(key, 3)
     router = MLPRouter(features.shape[1], targets.shape[1] - 1, width, depth, key=init_key)
-    optimiser = optax.adamw(learning_rate, weight_decay=weight_decay)
-    opt_state = optimiser.init(eqx.filter(router, eqx.is_array))
-    batch_size = min(batch_size, train.shape[0])
-    steps_per_epoch = train.shape[0] // batch_size
-
-    @eqx.filter_jit
-    def run_epoch(router, opt_state, epoch_key):
-        perm = jax.random.permutation(epoch_key, x_train.shape[0])[: steps_per_epoch * batch_size]
-        batches = perm.reshape(steps_per_epoch, batch_size)
-        params, static = eqx.partition(router, eqx.is_array)
-
-        def step(carry, rows):
-            params, opt_state = carry
-            loss, grads = jax.value_and_grad(
-                lambda p: _bce(eqx.combine(p, static), x_train[rows], y_train[rows])
-            )(params)
-            updates, opt_state = optimiser.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), batches)
-        router = eqx.combine(params, static)
-        return router, opt_state, jnp.mean(losses), _bce(router, x_hold, y_hold)
-
-    best, best_loss, best_epoch, history_train, history_hold = router, np.inf, 0, [], []
-    for epoch, epoch_key in enumerate(jax.random.split(shuffle_key, max_epochs)):
-        router, opt_state, train_loss, hold_loss = run_epoch(router, opt_state, epoch_key)
-        history_train.append(float(train_loss))
-        history_hold.append(float(hold_loss))
-        if history_hold[-1] < best_loss:
-            best, best_loss, best_epoch = router, history_hold[-1], epoch
-        elif epoch - best_epoch >= patience:
-            break
-    return best, TrainingHistory(history_train, history_hold, best_epoch)
+    best, history = fit_minibatch(
+        router, _bce, features, targets, holdout_key=holdout_key, shuffle_key=shuffle_key,
+        learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
+        max_epochs=max_epochs, patience=patience, holdout_fraction=holdout_fraction,
+    )
+    return best, TrainingHistory(*history)
