@@ -10,7 +10,8 @@ import click
 from ._src import bounds
 from ._src.commands_report import report
 from ._src.commands_train import train
-from ._src.pipeline import SUMMARY_FILE, RunConfig, run as run_job
+from ._src.pipeline import SUMMARY_FILE, RunConfig
+from ._src.pipeline import run as run_job
 from ._src.scoring import NONCONFORMITY_OPTIONS, NULL_SCORE_OPTIONS
 
 

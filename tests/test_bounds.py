@@ -84,7 +84,7 @@ def test_crc_count_is_exact(n, alpha):
 def test_minimum_calibration_size_is_tight(rule, alpha, delta):
     n = bounds.minimum_calibration_size(rule, alpha, delta)
     if rule == "wsr":
-        certify = lambda m: bounds.wsr_max_log_capital(np.zeros(m), alpha, delta) >= math.log(1 / delta)  # noqa: E731
+        certify = lambda m: bounds.wsr_max_log_capital(np.zeros(m), alpha, delta) >= math.log(1 / delta)
         assert certify(n)
         assert n == 1 or not certify(n - 1)
     else:

@@ -52,7 +52,7 @@ def test_sets_nested_and_loss_monotone(probs, data):
         assert np.all((losses == 0) | (losses == 1))
         # L(x, λ) = 1 exactly when the set misses G'(x).
         truth = np.asarray(augmented_truth(correct))
-        for lam, members, loss in zip(lams, sets, losses):
+        for members, loss in zip(sets, losses):
             assert np.array_equal(loss == 1, ~np.any(members & truth, axis=1))
         assert np.all(np.asarray(misrouting_loss(cover, SCORE_UPPER_LIMIT)) == 0)
 

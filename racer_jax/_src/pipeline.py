@@ -15,7 +15,8 @@ import math
 import os
 import time
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np
@@ -31,6 +32,7 @@ from .data import (
     load_dataset,
     overlapping_queries,
 )
+from .metrics import add_answer_metrics
 from .routers.metrics import router_metrics
 from .routers.registry import check_router_choice, prepare_run_router
 from .scoring import (
@@ -41,7 +43,6 @@ from .scoring import (
     cover_scores,
     nonconformity_scores,
 )
-from .metrics import add_answer_metrics
 from .study import METRIC_NAMES, TrialMetrics, simulate_trials
 from .synthetic import make_synthetic
 

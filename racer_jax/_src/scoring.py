@@ -162,7 +162,7 @@ def prediction_sets(
 
 
 def misrouting_loss(
-    cover: Float[ArrayLike, " n"], lam: Float[ArrayLike, "..."]
+    cover: Float[ArrayLike, " n"], lam: Float[ArrayLike, ...]
 ) -> Float[Array, "... n"]:
     r"""$L(x, \lambda) = 1\{C_\lambda(x) \cap G'(x) = \emptyset\} = 1\{\lambda < c(x)\}$.
 
@@ -174,8 +174,8 @@ def misrouting_loss(
 
 
 def empirical_risk(
-    cover: Float[ArrayLike, " n"], lam: Float[ArrayLike, "..."]
-) -> Float[Array, "..."]:
+    cover: Float[ArrayLike, " n"], lam: Float[ArrayLike, ...]
+) -> Float[Array, ...]:
     r"""Empirical risk $\hat R_n(\lambda) = \frac{1}{n} \#\{i : c_i > \lambda\}$, one per threshold."""
     return jnp.mean(misrouting_loss(cover, lam), axis=-1)
 

@@ -115,4 +115,4 @@ def population_risk(probabilities, scores, lam) -> Array:
     return jnp.mean(conditional_miss_probability(probabilities, scores, lam))
 
 
-__all__ = ["SyntheticData", "make_synthetic", "conditional_miss_probability", "population_risk"]
+__all__ = ["SyntheticData", "conditional_miss_probability", "make_synthetic", "population_risk"]
