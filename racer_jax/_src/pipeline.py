@@ -143,14 +143,14 @@ def load_data(config: RunConfig) -> tuple[RoutingDataset, RoutingDataset]:
     return train, evaluation
 
 
-def check_calibration_size(config: RunConfig, num_eval: int) -> None:
-    """Raise ``ValueError`` before any training when the split cannot certify ``alpha``.
+def check_calibration_size(config: RunConfig, num_eval: int) -> int:
+    """Return the calibration size per trial, or raise ``ValueError`` when it cannot certify ``alpha``.
 
     With too few calibration queries every trial would fall back to the all-inclusive
-    threshold, so ``racer run`` stops and states how many are needed. The library
-    functions :func:`calibrate` and :func:`simulate_trials` only warn.
+    threshold, so ``racer run`` stops before any training and states how many are
+    needed. The library functions :func:`calibrate` and :func:`simulate_trials` only warn.
     """
-    n_cal = int(math.floor(config.cal_fraction * num_eval))
+    n_cal = math.floor(config.cal_fraction * num_eval)
     if not 1 <= n_cal < num_eval:
         raise ValueError(
             f"cal_fraction {config.cal_fraction} leaves no calibration or no test query among {num_eval} "
@@ -164,6 +164,7 @@ def check_calibration_size(config: RunConfig, num_eval: int) -> None:
             f"{config.bound!r}; at least {needed} are needed. Use more evaluation queries, a larger "
             "--cal-fraction, or a larger --alpha or --delta"
         )
+    return n_cal
 
 
 def _write_atomically(path: str, write: Callable[[str], None]) -> None:
@@ -258,7 +259,7 @@ def run(config: RunConfig, out_dir: str, resume: bool = False, progress: Callabl
         _write_json(os.path.join(out_dir, CONFIG_FILE), config_record)
 
     train, evaluation = load_data(config)
-    check_calibration_size(config, evaluation.num_queries)
+    n_cal = check_calibration_size(config, evaluation.num_queries)
     log(f"data: {train.num_queries} training and {evaluation.num_queries} evaluation queries, {train.num_models} models")
     key = jax.random.key(config.seed)
     router_key, study_key = jax.random.split(key)
@@ -272,10 +273,6 @@ def run(config: RunConfig, out_dir: str, resume: bool = False, progress: Callabl
     augmented = augment_scores(router_scores.probs, config.null, router_scores.null)
     scores = nonconformity_scores(augmented, config.score)
     cover = cover_scores(scores, evaluation.correct)
-    n = evaluation.num_queries
-    n_cal = int(math.floor(config.cal_fraction * n))
-    if not 1 <= n_cal < n:
-        raise ValueError(f"cal_fraction {config.cal_fraction} leaves no calibration or no test query among {n}")
 
     def save_chunk(first: int, metrics: TrialMetrics) -> None:
         lines = []
