@@ -65,6 +65,11 @@ def run(train, train_features, eval_, eval_features, out, resume, **options) -> 
         if not is_jax_runtime_error(err):
             raise
         raise click.ClickException(f"a check inside a compiled JAX program failed: {runtime_error_message(err)}") from None
+    except KeyboardInterrupt:
+        raise click.ClickException(
+            f"interrupted; the finished trials are saved in {out}/trials.jsonl. Rerun the same "
+            "command with --resume to continue"
+        ) from None
     click.echo(format_summary(summary))
     click.echo(f"wrote {out}/{SUMMARY_FILE}")
 

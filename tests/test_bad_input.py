@@ -419,16 +419,14 @@ def test_features_not_finite(tmp_path):
 def test_pickled_object_npy_refused(tmp_path):
     path = tmp_path / "objects.npy"
     np.save(path, np.array([{"payload": 1}, None], dtype=object), allow_pickle=True)
-    with raises(
-        DataError, "not a plain numeric .npy array (Object arrays cannot be loaded when allow_pickle=False)"
-    ):
+    with raises(DataError, "not a NumPy .npy file of numbers (a text file, or an array of Python objects"):
         load_features(path)
 
 
 def test_pickle_file_refused(tmp_path):
     path = tmp_path / "features.npy"
     path.write_bytes(pickle.dumps(np.zeros((2, 2))))
-    with raises(DataError, "not a plain numeric .npy array"):
+    with raises(DataError, "not a NumPy .npy file of numbers"):
         load_features(path)
 
 
@@ -585,7 +583,7 @@ def test_train_eval_model_lists_differ(tmp_path):
     other = [{"question": "x", "scores": {"m1": 1.0, "m3": 0.0}}]
     paths = write_pair(tmp_path, [record("a")], other)
     with raises(
-        DataError, "the training file scores models ['m1', 'm2'] but the evaluation file scores ['m1', 'm3']"
+        DataError, "score different models: only in training ['m2'], only in evaluation ['m3']"
     ):
         load_data(RunConfig(**paths))
 

@@ -63,3 +63,34 @@ def test_run_rejects_alpha_outside_unit_interval(tmp_path):
     assert result.exit_code != 0
     assert "alpha must lie in" in result.output
     assert "got 1.5" in result.output
+
+
+def test_interrupted_run_points_to_resume(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("racer_jax.cli.run_job", interrupted)
+    result = run_cli("--trials", "5", "--out", str(tmp_path))
+    assert result.exit_code == 1
+    assert "interrupted" in result.output
+    assert "--resume" in result.output
+
+
+# The CLI prints warnings to stderr, as a user sees them, instead of raising them.
+@pytest.mark.filterwarnings("always")
+def test_saved_router_null_mismatch_warns(tmp_path):
+    root = require_shared_data()
+    # Only the RACER-trained router depends on the null score, so only its file records one.
+    train = ["--train", str(root / "routerdc" / "arc_challenge_train.json"),
+             "--train-features", str(root / "embeddings" / "routerdc" / "arc_challenge_train.npy")]
+    router_path = tmp_path / "racer.eqx"
+    trained = CliRunner().invoke(main, ["train", *train, "--router", "racer", "--null", "always", "--out", str(router_path)])
+    assert trained.exit_code == 0, trained.output
+    result = run_cli(
+        *train,
+        "--eval", str(root / "routerdc" / "arc_challenge_test.json"),
+        "--eval-features", str(root / "embeddings" / "routerdc" / "arc_challenge_test.npy"),
+        "--router", str(router_path), "--null", "one-minus-max", "--trials", "3", "--out", str(tmp_path / "run"),
+    )
+    assert result.exit_code == 0, result.output
+    assert "was trained for null score 'always' but this run uses 'one-minus-max'" in result.output

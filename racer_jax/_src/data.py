@@ -192,10 +192,12 @@ def load_features(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"feature file not found: {path}")
     try:
         loaded = np.load(path, allow_pickle=False)
-    except ValueError as err:
+    except ValueError:
+        # NumPy's own message suggests allow_pickle=True, which this loader never uses.
         raise DataError(
-            f"{path}: not a plain numeric .npy array ({err}); save the features with "
-            "numpy.save(path, array) from a float array"
+            f"{path}: not a NumPy .npy file of numbers (a text file, or an array of Python "
+            "objects, which is never loaded because that would unpickle it); save the features "
+            "with numpy.save(path, array) from a float array"
         ) from None
     except OSError as err:
         raise DataError(f"{path}: cannot read it as a .npy file ({err})") from None
@@ -232,7 +234,8 @@ def load_routerdc(path: str | os.PathLike) -> RoutingDataset:
         records = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(
-            f"{path}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+            f"{path}: malformed JSON at line {err.lineno}, column {err.colno} ({err.msg}); fix the "
+            "syntax there: a RouterDC file is a JSON list of {\"question\": ..., \"scores\": {...}} records"
         ) from None
     except RecursionError:
         raise DataError(f"{path}: malformed JSON: nested too deeply to be a RouterDC file") from None
@@ -476,7 +479,7 @@ def merge_split_rows(
     warnings.warn(
         f"{data.source}: queries split over several rows that each score only some models: {len(groups)} "
         f"({sum(map(len, groups))} rows, ids: {_describe_groups(data, groups)}); merged each into one row. "
-        "Pass split_rows='error' to reject such files",
+        "Pass split_rows='error' (--split-rows error) to reject such files",
         DataWarning,
         stacklevel=3,
     )
@@ -575,7 +578,7 @@ def load_dataset(
             data = data.subset(first)
         else:
             warnings.warn(
-                f"{path}: {repeated} queries repeat an earlier query's text; pass duplicates='drop' to remove them",
+                f"{path}: {repeated} queries repeat an earlier query's text; pass duplicates='drop' (--duplicates drop) to remove them",
                 DataWarning,
                 stacklevel=2,
             )

@@ -114,9 +114,11 @@ def load_data(config: RunConfig) -> tuple[RoutingDataset, RoutingDataset]:
     train = load_dataset(config.train, features=config.train_features, **options)
     evaluation = load_dataset(config.eval, features=config.eval_features, **options)
     if set(train.model_names) != set(evaluation.model_names):
+        only_train = sorted(set(train.model_names) - set(evaluation.model_names))
+        only_eval = sorted(set(evaluation.model_names) - set(train.model_names))
         raise DataError(
-            f"the training file scores models {sorted(train.model_names)} but the evaluation file "
-            f"scores {sorted(evaluation.model_names)}; both must score the same models"
+            f"the training and evaluation files score different models: only in training {only_train}, "
+            f"only in evaluation {only_eval}; use files that score the same models"
         )
     evaluation = evaluation.select_models(train.model_names)
     if train.features.shape[1] != evaluation.features.shape[1]:

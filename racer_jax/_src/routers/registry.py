@@ -16,6 +16,7 @@ score ``(n,)``). The named types:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal, get_args
 
@@ -138,6 +139,13 @@ def prepare_run_router(
         model_names = header["model_names"]
         record = {**header["training"], "type": header["name"], "source": os.path.abspath(choice)}
         log(f"router: loaded {header['name']} from {choice}")
+        trained_null = header["training"].get("null")
+        if trained_null is not None and trained_null != null:
+            warnings.warn(
+                f"router {choice} was trained for null score {trained_null!r} but this run uses {null!r}; "
+                f"pass --null {trained_null} to use it as trained",
+                UserWarning, stacklevel=2,
+            )
     save_router(out_path, router, model_names, name=record["type"], training=record)
     record["model_names"] = model_names
     return router, record
