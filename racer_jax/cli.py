@@ -92,7 +92,7 @@ def runtime_error_message(err: Exception) -> str:
 
 
 def format_summary(summary: dict) -> str:
-    """A short human-readable account of a run."""
+    """Format a run's summary as a few human-readable lines."""
     c, s, d = summary["config"], summary["summary"], summary["data"]
     source = "synthetic data" if c["train"] is None else c["eval"]
     lines = [
