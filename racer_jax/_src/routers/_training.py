@@ -21,6 +21,18 @@ class FitHistory(NamedTuple):
     best_epoch: int
 
 
+def check_training_data(features, correct) -> tuple[np.ndarray, np.ndarray]:
+    """Return float32 ``features`` ``(n, d)`` and bool ``correct`` ``(n, K)``, or raise on mismatched shapes."""
+    features = np.asarray(features, dtype=np.float32)
+    correct = np.asarray(correct, dtype=bool)
+    if features.ndim != 2 or correct.ndim != 2 or features.shape[0] != correct.shape[0]:
+        raise ValueError(
+            f"features (n, d) and correct (n, K) must have the same number of rows; "
+            f"got shapes {features.shape} and {correct.shape}"
+        )
+    return features, correct
+
+
 def split_holdout(key: PRNGKeyArray, n: int, holdout_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Seeded random split of ``range(n)`` into held-out and training rows (at least one of each)."""
     if n < 2:

@@ -47,6 +47,7 @@ from ..scoring import (
     cover_scores,
     nonconformity_scores,
 )
+from ._training import check_training_data
 from .mlp import MLPRouter, router_targets, train_mlp_router
 
 
@@ -155,13 +156,7 @@ def train_racer_router(
     check_option("null", null, NULL_SCORE_OPTIONS)
     if temperature <= 0 or bandwidth <= 0:
         raise ValueError(f"temperature and bandwidth must be positive; got {temperature} and {bandwidth}")
-    features = np.asarray(features, dtype=np.float32)
-    correct = np.asarray(correct, dtype=bool)
-    if features.ndim != 2 or correct.ndim != 2 or features.shape[0] != correct.shape[0]:
-        raise ValueError(
-            f"features (n, d) and correct (n, K) must have the same number of rows; "
-            f"got shapes {features.shape} and {correct.shape}"
-        )
+    features, correct = check_training_data(features, correct)
     targets = router_targets(correct)
     n = features.shape[0]
     if n < 20:

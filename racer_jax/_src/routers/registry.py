@@ -21,10 +21,10 @@ from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 import equinox as eqx
-import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
 from ..data import RoutingDataset
+from ._training import check_training_data
 from .knn import fit_knn_router
 from .linear import train_linear_router
 from .mlp import train_mlp_router
@@ -68,13 +68,7 @@ def fit_router(
     """
     if name not in ROUTER_NAMES:
         raise ValueError(f"invalid router name {name!r}: expected one of {', '.join(map(repr, ROUTER_NAMES))}")
-    features = np.asarray(features, dtype=np.float32)
-    correct = np.asarray(correct, dtype=bool)
-    if features.ndim != 2 or correct.ndim != 2 or features.shape[0] != correct.shape[0]:
-        raise ValueError(
-            f"features (n, d) and correct (n, K) must have the same number of rows; "
-            f"got shapes {features.shape} and {correct.shape}"
-        )
+    features, correct = check_training_data(features, correct)
     record: dict[str, Any] = {"type": name, "options": dict(options)}
     trainers: dict[str, Callable[[], tuple[eqx.Module, Any]]] = {
         "mlp": lambda: train_mlp_router(features, correct, key=key, **options),
