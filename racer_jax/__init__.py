@@ -1,8 +1,8 @@
 """racer-jax: risk-controlled LLM routing (RACER) in JAX.
 
-A base router scores each model for a query; RACER adds a null model ("abstain"),
-turns scores into nested model sets $C_\\lambda(x)$, and calibrates $\\hat\\lambda$ on
-labelled data so that the set misses every correct model at most an $\\alpha$ fraction
+A base router scores each model for a query. RACER adds a null model ("abstain"),
+turns the scores into nested model sets $C_\\lambda(x)$, and calibrates $\\hat\\lambda$ on
+labelled data. The set then misses every correct model at most an $\\alpha$ fraction
 of the time, with probability at least $1 - \\delta$.
 """
 

@@ -266,7 +266,7 @@ def test_json_not_list(tmp_path):
 
 
 def test_json_empty_list(tmp_path):
-    with raises(DataError, "the file holds no queries"):
+    with raises(DataError, "the file contains no queries"):
         load_dataset(write_routerdc(tmp_path / "d.json", []))
 
 
@@ -355,7 +355,7 @@ def test_csv_negative_cost(tmp_path):
 
 def test_csv_header_only(tmp_path):
     path = write_routerbench(tmp_path / "d.csv", [])
-    with raises(DataError, "the file holds no queries"):
+    with raises(DataError, "the file contains no queries"):
         load_dataset(path)
 
 

@@ -138,7 +138,7 @@ def upper_confidence_bound(rule: str, k: int, n: int, delta: float) -> float:
 
 
 def is_admissible(rule: str, k: int, n: int, alpha: float, delta: float) -> bool:
-    r"""Whether $k$ errors out of $n$ certify risk $< \alpha$ (or $\le \alpha$ for ``"crc"``)."""
+    r"""Return whether $k$ errors out of $n$ certify risk $< \alpha$ (or $\le \alpha$ for ``"crc"``)."""
     if rule == "crc":
         return (k + 1) <= alpha * (n + 1)
     return log_p_value(rule, alpha, k, n) < math.log(delta)

@@ -106,7 +106,7 @@ class RoutingDataset:
         return self.scores.shape[1]
 
     def subset(self, rows: np.ndarray | Sequence[int]) -> RoutingDataset:
-        """The same dataset restricted to ``rows`` (indices or a boolean mask)."""
+        """Return the same dataset restricted to ``rows`` (indices or a boolean mask)."""
         rows = np.asarray(rows)
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
@@ -242,7 +242,7 @@ def load_routerdc(path: str | os.PathLike) -> RoutingDataset:
     if not isinstance(records, list):
         raise DataError(f"{path}: expected a JSON list of records, got {type(records).__name__}")
     if not records:
-        raise DataError(f"{path}: the file holds no queries")
+        raise DataError(f"{path}: the file contains no queries; add at least one record")
 
     model_names: list[str] = []
     for i, record in enumerate(records):
@@ -322,7 +322,7 @@ def load_routerbench(path: str | os.PathLike) -> RoutingDataset:
     path = os.fspath(path)
     header, rows, lines = _read_csv_rows(path, _read_text(path))
     if not rows:
-        raise DataError(f"{path}: the file holds no queries")
+        raise DataError(f"{path}: the file contains no queries; add at least one record")
     for required in ("sample_id", "prompt"):
         if required not in header:
             raise DataError(f"{path}: missing column {required!r}; is this a RouterBench CSV?")

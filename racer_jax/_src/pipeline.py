@@ -2,9 +2,9 @@
 
 Results are written to an output folder as they are produced: ``router.eqx`` after
 training, one line of ``trials.jsonl`` per finished trial, and ``summary.json`` at the
-end. ``resume=True`` reloads the router and the finished trials and runs only the rest;
-because trial ``t`` depends only on the seed and ``t``, the resumed summary is identical
-to an uninterrupted one.
+end. ``resume=True`` reloads the router and the finished trials and runs only the rest.
+Trial ``t`` depends only on the seed and ``t``, so the resumed summary is identical to
+an uninterrupted one.
 """
 
 from __future__ import annotations

@@ -196,5 +196,5 @@ def set_sizes(
 def abstains(
     scores: Float[ArrayLike, "n K+1"], lam: Float[ArrayLike, ""]
 ) -> Bool[Array, " n"]:
-    r"""Whether the system abstains: $C_\lambda(x) \cap M = \emptyset$."""
+    r"""Return whether the system abstains: $C_\lambda(x) \cap M = \emptyset$."""
     return set_sizes(scores, lam) == 0

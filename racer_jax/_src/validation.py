@@ -20,7 +20,7 @@ from jaxtyping import Array, ArrayLike
 
 
 def is_traced(x: ArrayLike) -> bool:
-    """Whether ``x`` is an abstract value inside ``jit``, ``vmap`` or ``grad``."""
+    """Return whether ``x`` is an abstract value inside ``jit``, ``vmap`` or ``grad``."""
     return isinstance(x, jax.core.Tracer)
 
 

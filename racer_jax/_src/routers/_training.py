@@ -1,4 +1,4 @@
-"""Minibatch AdamW training with early stopping on a held-out share, shared by the MLP, linear and softmax routers."""
+"""Minibatch training shared by the routers: one compiled epoch, and AdamW with early stopping on a held-out share."""
 
 from __future__ import annotations
 
@@ -44,6 +44,44 @@ def split_holdout(key: PRNGKeyArray, n: int, holdout_fraction: float) -> tuple[n
     return order[:num_holdout], order[num_holdout:]
 
 
+def make_epoch(
+    optimiser: optax.GradientTransformation,
+    loss_of_rows: Callable[[Any, Array], Array],
+    *,
+    num_rows: int,
+    steps_per_epoch: int,
+    batch_size: int,
+    holdout_loss: Callable[[Any], Array] | None = None,
+) -> Callable[[Any, Any, PRNGKeyArray], tuple[Any, Any, Array, Array | None]]:
+    """Build a jit-compiled epoch: ``steps_per_epoch`` optimiser steps over shuffled minibatches.
+
+    The returned ``run_epoch(model, opt_state, key)`` draws a permutation of the
+    ``num_rows`` training rows, takes ``steps_per_epoch * batch_size`` of them in batches,
+    and minimises ``loss_of_rows(model, rows)`` with ``lax.scan``. It returns the new model,
+    the optimiser state, the mean batch loss and ``holdout_loss(model)`` (``None`` when not
+    given), all from one compiled program.
+    """
+
+    @eqx.filter_jit
+    def run_epoch(model, opt_state, epoch_key):
+        perm = jax.random.permutation(epoch_key, num_rows)[: steps_per_epoch * batch_size]
+        batches = perm.reshape(steps_per_epoch, batch_size)
+        params, static = eqx.partition(model, eqx.is_array)
+
+        def step(carry, rows):
+            params, opt_state = carry
+            loss, grads = jax.value_and_grad(lambda p: loss_of_rows(eqx.combine(p, static), rows))(params)
+            updates, opt_state = optimiser.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), batches)
+        model = eqx.combine(params, static)
+        held_out = None if holdout_loss is None else holdout_loss(model)
+        return model, opt_state, jnp.mean(losses), held_out
+
+    return run_epoch
+
+
 def fit_minibatch(
     model: eqx.Module,
     loss_fn: Callable[[Any, Array, Array], Array],
@@ -84,23 +122,14 @@ def fit_minibatch(
     batch_size = min(batch_size, train.shape[0])
     steps_per_epoch = train.shape[0] // batch_size
 
-    @eqx.filter_jit
-    def run_epoch(model, opt_state, epoch_key):
-        perm = jax.random.permutation(epoch_key, x_train.shape[0])[: steps_per_epoch * batch_size]
-        batches = perm.reshape(steps_per_epoch, batch_size)
-        params, static = eqx.partition(model, eqx.is_array)
-
-        def step(carry, rows):
-            params, opt_state = carry
-            loss, grads = jax.value_and_grad(
-                lambda p: loss_fn(eqx.combine(p, static), x_train[rows], y_train[rows])
-            )(params)
-            updates, opt_state = optimiser.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), batches)
-        model = eqx.combine(params, static)
-        return model, opt_state, jnp.mean(losses), loss_fn(model, x_hold, y_hold)
+    run_epoch = make_epoch(
+        optimiser,
+        lambda model, rows: loss_fn(model, x_train[rows], y_train[rows]),
+        num_rows=x_train.shape[0],
+        steps_per_epoch=steps_per_epoch,
+        batch_size=batch_size,
+        holdout_loss=lambda model: loss_fn(model, x_hold, y_hold),
+    )
 
     best, best_loss, best_epoch = model, np.inf, 0
     history_train: list[float] = []

@@ -47,7 +47,7 @@ from ..scoring import (
     cover_scores,
     nonconformity_scores,
 )
-from ._training import check_training_data
+from ._training import check_training_data, make_epoch
 from .mlp import MLPRouter, router_targets, train_mlp_router
 
 
@@ -190,20 +190,9 @@ def train_racer_router(
         ce = jnp.mean(optax.sigmoid_binary_cross_entropy(logits, y_train[rows]))
         return size + ce_weight * ce
 
-    @eqx.filter_jit
-    def run_epoch(router, opt_state, epoch_key):
-        perm = jax.random.permutation(epoch_key, x_train.shape[0])[: steps_per_epoch * batch_size]
-        batches = perm.reshape(steps_per_epoch, batch_size)
-        params, static = eqx.partition(router, eqx.is_array)
-
-        def step(carry, rows):
-            params, opt_state = carry
-            loss, grads = jax.value_and_grad(lambda p: loss_fn(eqx.combine(p, static), rows))(params)
-            updates, opt_state = optimiser.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), batches)
-        return eqx.combine(params, static), opt_state, jnp.mean(losses)
+    run_epoch = make_epoch(
+        optimiser, loss_fn, num_rows=x_train.shape[0], steps_per_epoch=steps_per_epoch, batch_size=batch_size
+    )
 
     def evaluate(router) -> float:
         out = router(x_hold)
@@ -213,7 +202,7 @@ def train_racer_router(
     best, best_size, best_epoch = router, evaluate(router), -1
     history_train, history_hold = [], []
     for epoch, epoch_key in enumerate(jax.random.split(shuffle_key, max_epochs)):
-        router, opt_state, train_loss = run_epoch(router, opt_state, epoch_key)
+        router, opt_state, train_loss, _ = run_epoch(router, opt_state, epoch_key)
         history_train.append(float(train_loss))
         history_hold.append(evaluate(router))
         if history_hold[-1] < best_size:
